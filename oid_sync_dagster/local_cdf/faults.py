@@ -1,0 +1,107 @@
+"""The fault hook in the request path, and the request log and counters that tests read.
+
+A `FaultInjector` decides, per request, whether to answer with an injected fault instead of serving it. Rules are
+scripted sequences (the next N matching requests) or seeded rates, so a run repeats.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    status: int = 503
+    headers: dict[str, str] = field(default_factory=dict)
+    stall_s: float = 0.0  # sleep before answering (longer than the client timeout: a read timeout)
+    drop: bool = False  # close the connection without an answer
+    message: str = "Injected fault"
+
+
+@dataclass
+class _Rule:
+    method: str | None
+    path: re.Pattern[str]
+    fault: Fault
+    remaining: int | None  # scripted: how many more matches; None: rate based
+    rate: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    request_id: str
+    method: str
+    path: str
+    status: int
+    duration_s: float
+    started_at: float
+    fault: bool
+
+
+class FaultInjector:
+    def __init__(self, seed: int = 0) -> None:
+        self._rules: list[_Rule] = []
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self.injected: Counter[int] = Counter()
+
+    def script(self, path: str, faults: list[Fault], method: str | None = None) -> None:
+        """The next len(faults) requests matching `path` (a regex searched in the URL path) get these faults."""
+        with self._lock:
+            for fault in faults:
+                self._rules.append(_Rule(method, re.compile(path), fault, remaining=1))
+
+    def rate(self, path: str, fault: Fault, rate: float, method: str | None = None) -> None:
+        with self._lock:
+            self._rules.append(_Rule(method, re.compile(path), fault, remaining=None, rate=rate))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def decide(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for rule in self._rules:
+                if rule.method not in (None, method) or not rule.path.search(path):
+                    continue
+                if rule.remaining is not None:
+                    self._rules.remove(rule)
+                    self.injected[rule.fault.status] += 1
+                    return rule.fault
+                if self._rng.random() < rule.rate:
+                    self.injected[rule.fault.status] += 1
+                    return rule.fault
+        return None
+
+
+class RequestLog:
+    """Every request served, bounded, with counters by (method, path)."""
+
+    def __init__(self, maxlen: int = 200_000) -> None:
+        self.records: deque[RequestRecord] = deque(maxlen=maxlen)
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, record: RequestRecord) -> None:
+        with self._lock:
+            self.records.append(record)
+            self.counts[(record.method, record.path)] += 1
+
+    def matching(self, path_regex: str, method: str | None = None) -> list[RequestRecord]:
+        pattern = re.compile(path_regex)
+        with self._lock:
+            return [r for r in self.records if pattern.search(r.path) and method in (None, r.method)]
+
+    def clear(self) -> None:
+        with self._lock:
+            self.records.clear()
+            self.counts.clear()
+
+
+def now() -> float:
+    return time.monotonic()

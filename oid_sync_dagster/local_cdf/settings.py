@@ -1,0 +1,40 @@
+"""Settings of one local CDF server. Plain dataclass: the local CDF stands alone and is configured in code or CLI."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from oid_sync_dagster.local_cdf.synthetic import Density
+
+DEV_CLIENT_ID = "oid-sync-local"
+DEV_CLIENT_SECRET = "oid-sync-local-secret"  # a dev credential for a loopback server, printed on start
+
+
+def default_data_dir() -> Path:
+    """`$OID_SYNC_LOCAL_CDF_DIR`, else the XDG data dir: a place that survives reboots, outside the repo."""
+    if configured := os.environ.get("OID_SYNC_LOCAL_CDF_DIR"):
+        return Path(configured)
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "oid-sync" / "local-cdf"
+
+
+@dataclass
+class LocalCDFSettings:
+    data_dir: Path = field(default_factory=default_data_dir)
+    clients: dict[str, str] = field(default_factory=lambda: {DEV_CLIENT_ID: DEV_CLIENT_SECRET})
+    token_ttl_s: int = 3600
+    source_project: str = "publicdata"
+    # OID publishes about a week behind real time; the synthetic source does the same, so the live edge moves.
+    source_lag_ms: int = 168 * 3600 * 1000
+    history_days: int = 365
+    density: Density = field(default_factory=Density)
+    catalog_csv: Path | None = None
+    catalog_seed: int = 0
+    clock: Callable[[], float] = time.time  # seconds; tests freeze it
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)

@@ -1,0 +1,1 @@
+"""SQLite persistence of the writable (target) projects: one database file per project, WAL mode."""
