@@ -350,17 +350,18 @@ def _latest_kept(project: Project, query: Query, before: int) -> Points:
 def _parse_status(raw: Any, series: TimeSeriesRecord) -> int:
     if not isinstance(raw, dict):
         raise bad_request(f"status of a datapoint in {_describe(series)} must be an object, got {raw!r}.")
-    if "code" in raw:
-        code = raw["code"]
-        if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < 2**32:
-            raise bad_request(f"Invalid status code {code!r} in {_describe(series)}.")
-        return code
-    if "symbol" in raw:
+    code = raw.get("code")
+    if code is not None and (isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < 2**32):
+        raise bad_request(f"Invalid status code {code!r} in {_describe(series)}.")
+    if (symbol := raw.get("symbol")) is not None:
         try:
-            return st.code_for(raw["symbol"])
-        except ValueError:
-            raise bad_request(f"Invalid status symbol {raw['symbol']!r} in {_describe(series)}.") from None
-    return st.GOOD
+            from_symbol = st.code_for(symbol)
+        except (ValueError, AttributeError):
+            raise bad_request(f"Invalid status symbol {symbol!r} in {_describe(series)}.") from None
+        if code is not None and st.symbol_for(code) != st.symbol_for(from_symbol):
+            raise bad_request(f"Status code {code} and symbol {symbol!r} disagree in {_describe(series)}.")
+        return from_symbol if code is None else code
+    return st.GOOD if code is None else code
 
 
 def _parse_points(series: TimeSeriesRecord, datapoints: Any) -> Points:
@@ -372,36 +373,41 @@ def _parse_points(series: TimeSeriesRecord, datapoints: Any) -> Points:
         raw_ts = [dp["timestamp"] for dp in datapoints]
     except (KeyError, TypeError):
         raise bad_request(f"Every datapoint of {name} needs a timestamp.") from None
-    timestamps = np.asarray(raw_ts)
-    if timestamps.dtype.kind not in "iu" or any(type(t) is bool for t in raw_ts):
+    # Type checks by set(map(type, ...)) run at C speed; per-point Python work is kept to the rare cases.
+    if set(map(type, raw_ts)) != {int}:
         bad = next(t for t in raw_ts if type(t) is not int)
         raise bad_request(f"Datapoint timestamps of {name} must be integers (ms), got {bad!r}.")
-    timestamps = timestamps.astype(np.int64)
+    timestamps = np.asarray(raw_ts, dtype=np.int64)
     if timestamps.min() < MIN_TIMESTAMP or timestamps.max() > MAX_TIMESTAMP:
         offending = timestamps[(timestamps < MIN_TIMESTAMP) | (timestamps > MAX_TIMESTAMP)][0]
         raise bad_request(f"Datapoint timestamp {offending} of {name} is outside 1900-01-01..2099-12-31.")
     values = [dp.get("value") for dp in datapoints]
+    kinds = set(map(type, values))
     status = np.zeros(len(datapoints), np.uint32)
-    for i, dp in enumerate(datapoints):
-        if "status" in dp:
-            status[i] = _parse_status(dp["status"], series)
-    nulls = np.fromiter((v is None for v in values), bool, len(values))
-    if nulls.any():
+    for i in [i for i, dp in enumerate(datapoints) if "status" in dp]:
+        status[i] = _parse_status(datapoints[i]["status"], series)
+    nulls = None
+    if type(None) in kinds:
+        nulls = np.fromiter((v is None for v in values), bool, len(values))
         offending = np.flatnonzero(nulls & ~st.is_bad(status))
         if len(offending):
             raise bad_request(
                 f"Datapoint at {int(timestamps[offending[0]])} of {name} has no value; only Bad points may omit it."
             )
-    kinds = {type(v) for v in values}
+        kinds.discard(type(None))
     if series.is_string:
-        if not kinds <= {str, type(None)}:
+        if not kinds <= {str}:
             bad = next(v for v in values if v is not None and not isinstance(v, str))
             raise bad_request(f"String time series {name} only accepts string values, got {bad!r}.")
-        too_long = next((v for v in values if v is not None and len(v.encode()) > MAX_STRING_BYTES), None)
-        if too_long is not None:
-            raise bad_request(f"A string value of {name} exceeds {MAX_STRING_BYTES} bytes.")
-        array = np.array(["" if v is None else v for v in values], dtype=object)
-        return Points(timestamps, array, status, nulls if nulls.any() else None)
+        if max(map(len, (v for v in values if v is not None)), default=0) * 4 > MAX_STRING_BYTES:
+            too_long = [v for v in values if v is not None and len(v.encode()) > MAX_STRING_BYTES]
+            if too_long:
+                raise bad_request(f"A string value of {name} exceeds {MAX_STRING_BYTES} bytes.")
+        array = np.array(["" if v is None else v for v in values] if nulls is not None else values, dtype=object)
+        return Points(timestamps, array, status, nulls)
+    if not kinds <= {float, int, str}:
+        bad = next(v for v in values if type(v) not in (float, int, str, type(None)))
+        raise bad_request(f"Numeric time series {name} only accepts numbers, got {bad!r}.")
     if str in kinds:
         for i, v in enumerate(values):
             if isinstance(v, str):
@@ -411,13 +417,17 @@ def _parse_points(series: TimeSeriesRecord, datapoints: Any) -> Points:
                         f"at timestamp {int(timestamps[i])}."
                     )
                 values[i] = _NON_FINITE[v]
-    if bool in kinds:
-        raise bad_request(f"Numeric time series {name} only accepts numbers, got a boolean.")
-    array = np.array([0.0 if v is None else v for v in values], dtype=np.float64)
-    finite = array[np.isfinite(array)]
-    if len(finite) and np.abs(finite).max() > MAX_ABS_VALUE:
-        raise bad_request(f"A value of {name} is outside CDF's range of +-1e100.")
-    return Points(timestamps, array, status, nulls if nulls.any() else None)
+    array = np.array([0.0 if v is None else v for v in values] if nulls is not None else values, dtype=np.float64)
+    # As in CDF: NaN, +-Infinity and values beyond +-1e100 are only allowed on Bad points.
+    out_of_range = ~(np.abs(array) <= MAX_ABS_VALUE)
+    if out_of_range.any():
+        offending = np.flatnonzero(out_of_range & ~st.is_bad(status))
+        if len(offending):
+            raise bad_request(
+                f"Datapoint at {int(timestamps[offending[0]])} of {name} has value {array[offending[0]]!r}: "
+                "NaN, Infinity and values beyond +-1e100 are only allowed on Bad datapoints."
+            )
+    return Points(timestamps, array, status, nulls)
 
 
 def insert(ctx: Context) -> dict[str, Any]:
