@@ -1,0 +1,1 @@
+"""The sync engine: plain Python over two CogniteClients, never importing Dagster (see DESIGN.md)."""

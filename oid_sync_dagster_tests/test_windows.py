@@ -1,0 +1,314 @@
+"""The time rules as pure functions: exhaustive examples and hypothesis properties, all integer ms."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from oid_sync_dagster.sync.windows import (
+    DAY_MS,
+    HOUR_MS,
+    MINUTE_MS,
+    WEEK_MS,
+    Window,
+    clip_to_now,
+    history_weeks,
+    realtime_source_window,
+    shift,
+    source_window_for_week,
+    target_week_window,
+    week_is_final,
+    week_start,
+)
+
+# Timestamps from 1900 to 2200, negative (pre-1970) included.
+TS = st.integers(min_value=-70 * 365 * DAY_MS, max_value=230 * 365 * DAY_MS)
+# Offsets that are whole weeks, whole days, or odd: 1w10m, 3d7h13m and zero among them.
+OFFSETS = st.one_of(
+    st.sampled_from([0, 1, WEEK_MS + 10 * MINUTE_MS, 3 * DAY_MS + 7 * HOUR_MS + 13 * MINUTE_MS, WEEK_MS]),
+    st.integers(min_value=0, max_value=8 * WEEK_MS),
+)
+LIMITS = st.integers(min_value=1, max_value=3 * DAY_MS)
+DEFAULT_OFFSET = WEEK_MS + 10 * MINUTE_MS
+NOW = 1_795_521_600_000  # Tuesday 2026-11-24 12:00:00 UTC
+MONDAY = 1_795_392_000_000  # Monday 2026-11-23 00:00:00 UTC
+
+
+def to_ms(dt: datetime) -> int:
+    return (dt - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+def to_dt(ms: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+
+
+# ---------- Window ----------
+
+
+def test_window_is_half_open_and_validated() -> None:
+    w = Window(10, 20)
+    assert w.contains(10) and w.contains(19)
+    assert not w.contains(20) and not w.contains(9)
+    assert w.duration_ms == 10
+    assert not hasattr(w, "__len__")
+    with pytest.raises(ValueError):
+        Window(5, 5)
+    with pytest.raises(ValueError):
+        Window(6, 5)
+    with pytest.raises(TypeError):
+        Window(1.0, 5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        Window(True, 5)
+    with pytest.raises(AttributeError):
+        w.start = 0  # type: ignore[misc]
+
+
+# ---------- weeks ----------
+
+
+def test_known_weeks() -> None:
+    assert to_dt(MONDAY) == datetime(2026, 11, 23, tzinfo=UTC)
+    assert week_start(NOW) == MONDAY
+    assert week_start(MONDAY) == MONDAY
+    assert week_start(MONDAY - 1) == MONDAY - WEEK_MS
+    # 1970-01-01 (Thursday) belongs to the week of Monday 1969-12-29.
+    assert week_start(0) == to_ms(datetime(1969, 12, 29, tzinfo=UTC)) == -3 * DAY_MS
+    assert week_start(4 * DAY_MS) == 4 * DAY_MS
+    assert target_week_window(MONDAY) == Window(MONDAY, MONDAY + WEEK_MS)
+    with pytest.raises(ValueError, match="Monday"):
+        target_week_window(NOW)
+
+
+@given(TS)
+def test_week_start_is_monday_midnight_utc(ts: int) -> None:
+    ws = week_start(ts)
+    dt = to_dt(ws)
+    assert dt.weekday() == 0
+    assert (dt.hour, dt.minute, dt.second, dt.microsecond) == (0, 0, 0, 0)
+    assert ws <= ts < ws + WEEK_MS
+    assert target_week_window(ws).contains(ts)
+    assert week_start(ws) == ws
+
+
+@given(TS)
+def test_consecutive_weeks_tile(ts: int) -> None:
+    w = week_start(ts)
+    this, nxt = target_week_window(w), target_week_window(w + WEEK_MS)
+    assert this.end == nxt.start
+    assert week_start(this.end - 1) == w and week_start(this.end) == w + WEEK_MS
+
+
+@given(TS, OFFSETS)
+def test_source_windows_tile_and_shift_exactly(ts: int, offset: int) -> None:
+    w = week_start(ts)
+    src, nxt = source_window_for_week(w, offset), source_window_for_week(w + WEEK_MS, offset)
+    assert src.end == nxt.start  # no gap, no overlap, whatever the offset
+    assert src.duration_ms == WEEK_MS
+    assert shift(src, offset) == target_week_window(w)  # rule 1: target = source + offset
+    assert shift(ts, offset) - offset == ts
+    assert src.contains(ts - offset) == target_week_window(w).contains(ts)
+
+
+@pytest.mark.parametrize("offset", [0, DEFAULT_OFFSET, 3 * DAY_MS + 7 * HOUR_MS + 13 * MINUTE_MS])
+def test_every_source_ms_belongs_to_exactly_one_week(offset: int) -> None:
+    weeks = [MONDAY + k * WEEK_MS for k in range(-3, 3)]
+    windows = [source_window_for_week(w, offset) for w in weeks]
+    for probe in range(windows[0].start, windows[-1].end, 3 * HOUR_MS + 17):
+        assert sum(win.contains(probe) for win in windows) == 1
+
+
+def test_shift_types() -> None:
+    assert shift(5, 3) == 8 and type(shift(5, 3)) is int
+    assert shift(Window(1, 2), -1) == Window(0, 1)
+    with pytest.raises(TypeError):
+        shift(1.5, 1)  # type: ignore[call-overload]
+
+
+# ---------- rule 2: clip ----------
+
+
+def test_clip_examples() -> None:
+    w = Window(100, 200)
+    assert clip_to_now(w, 150) == Window(100, 151)  # the point at now itself is due
+    assert clip_to_now(w, 100) == Window(100, 101)
+    assert clip_to_now(w, 99) is None
+    assert clip_to_now(w, 199) == w
+    assert clip_to_now(w, 10_000) == w
+
+
+@given(TS, st.integers(min_value=1, max_value=2 * WEEK_MS), TS)
+def test_clip_never_passes_now(start: int, length: int, now: int) -> None:
+    w = Window(start, start + length)
+    clipped = clip_to_now(w, now)
+    if clipped is None:
+        assert now < w.start
+    else:
+        assert clipped.end - 1 <= now
+        assert clipped.start == w.start and clipped.end <= w.end
+        assert clipped.end == min(w.end, now + 1)  # nothing due is left out
+
+
+# ---------- rule 3: finality ----------
+
+
+def test_week_is_final_examples() -> None:
+    w = MONDAY - WEEK_MS
+    end = MONDAY
+    last_src = end - DEFAULT_OFFSET - 1
+    assert week_is_final(w, end, last_src, DEFAULT_OFFSET)
+    assert not week_is_final(w, end - 1, last_src, DEFAULT_OFFSET)  # week not over
+    assert not week_is_final(w, end, last_src - 1, DEFAULT_OFFSET)  # source lags by one ms
+    assert not week_is_final(w, end, None, DEFAULT_OFFSET)
+    assert not week_is_final(MONDAY, NOW, NOW, DEFAULT_OFFSET)  # open week
+
+
+@given(
+    TS, OFFSETS, st.integers(min_value=1, max_value=2 * WEEK_MS), st.integers(min_value=0, max_value=WEEK_MS)
+)
+def test_week_not_final_while_source_lags(ts: int, offset: int, lag: int, after_end: int) -> None:
+    # The source publishes up to now - lag. With an offset shorter than the lag, a just-ended week's
+    # source window is not all published yet; finality then follows the lag, never the calendar alone.
+    w = week_start(ts)
+    now = w + WEEK_MS + after_end
+    edge = now - lag
+    final = week_is_final(w, now, edge, offset)
+    assert final == (edge >= w + WEEK_MS - offset - 1)
+    # edge is inclusive: a lag of 1 ms still publishes the last ms of a zero-offset week at W + 7d.
+    if offset < lag - 1 and after_end < lag - offset - 1:
+        assert not final
+    if not final:
+        assert edge < source_window_for_week(w, offset).end - 1
+
+
+@given(TS, OFFSETS, TS)
+def test_week_never_final_before_its_end(ts: int, offset: int, edge: int) -> None:
+    w = week_start(ts)
+    assert not week_is_final(w, w + WEEK_MS - 1, edge, offset)
+
+
+# ---------- rule 4: realtime ----------
+
+
+def test_realtime_examples() -> None:
+    limit = DAY_MS
+    edge = NOW - 168 * HOUR_MS  # OID's usual lag, for illustration only
+    # now - offset + 1 is below edge + 1 with the default offset (1w10m > 168h).
+    cap = NOW - DEFAULT_OFFSET + 1
+    assert realtime_source_window(cap - 5, edge, NOW, DEFAULT_OFFSET, limit) == Window(cap - 5, cap)
+    assert realtime_source_window(None, edge, NOW, DEFAULT_OFFSET, limit) == Window(cap - limit, cap)
+    assert realtime_source_window(cap - 10 * DAY_MS, edge, NOW, DEFAULT_OFFSET, limit) == Window(
+        cap - limit, cap
+    )
+    assert realtime_source_window(cap, edge, NOW, DEFAULT_OFFSET, limit) is None  # up to date
+    assert realtime_source_window(cap + 7, edge, NOW, DEFAULT_OFFSET, limit) is None
+    assert realtime_source_window(None, None, NOW, DEFAULT_OFFSET, limit) is None  # nothing published
+    # A zero offset: the source edge is the binding end.
+    assert realtime_source_window(edge - 3, edge, NOW, 0, limit) == Window(edge - 3, edge + 1)
+    with pytest.raises(ValueError):
+        realtime_source_window(None, edge, NOW, 0, 0)
+
+
+@given(st.one_of(st.none(), TS), TS, TS, OFFSETS, LIMITS)
+def test_realtime_window_bounds(mark: int | None, edge: int, now: int, offset: int, limit: int) -> None:
+    window = realtime_source_window(mark, edge, now, offset, limit)
+    end = min(edge + 1, now - offset + 1)
+    if window is None:
+        assert mark is not None and mark >= end
+        return
+    assert window.end == end
+    assert window.end - 1 <= now - offset  # shifted, never in the future (rule 2)
+    assert window.end - 1 <= edge  # never past what the source published
+    assert shift(window, offset).end - 1 <= now
+    assert window.duration_ms <= limit
+    if mark is not None and mark >= end - limit:
+        assert window.start == mark  # resumes exactly at the mark
+    else:
+        assert window.start == end - limit  # outage longer than the limit
+
+
+@st.composite
+def run_sequences(draw: st.DrawFn) -> tuple[int, int, int, list[tuple[int, int]]]:
+    offset = draw(OFFSETS)
+    limit = draw(LIMITS)
+    lag = draw(st.integers(min_value=0, max_value=2 * WEEK_MS))
+    now = NOW + draw(st.integers(min_value=-WEEK_MS, max_value=WEEK_MS))
+    edge = now - lag
+    runs = []
+    for _ in range(draw(st.integers(min_value=1, max_value=25))):
+        # Runs every few seconds to (rarely) after a multi-day outage; the source edge may stall or jump.
+        now += draw(st.one_of(st.integers(0, 15 * MINUTE_MS), st.integers(0, 5 * DAY_MS)))
+        edge = min(now, edge + draw(st.integers(0, 6 * HOUR_MS)))
+        runs.append((now, edge))
+    return offset, limit, draw(st.one_of(st.none(), TS)), runs
+
+
+@given(run_sequences())
+def test_consecutive_runs_neither_gap_nor_overlap(
+    case: tuple[int, int, int | None, list[tuple[int, int]]],
+) -> None:
+    offset, limit, mark, runs = case
+    prev_end: int | None = mark
+    for now, edge in runs:
+        window = realtime_source_window(mark, edge, now, offset, limit)
+        if window is None:
+            continue
+        if prev_end is not None:
+            assert window.start >= prev_end  # no overlap
+            if window.start != prev_end:
+                # The only gap allowed: an outage longer than the limit, which week sealing heals.
+                assert prev_end < window.end - limit and window.start == window.end - limit
+        assert window.end - 1 <= min(edge, now - offset)
+        mark = prev_end = window.end  # the mark advances to what was read and written
+
+
+def test_outage_longer_than_limit_resumes_at_limit() -> None:
+    limit = DAY_MS
+    mark = NOW - DEFAULT_OFFSET + 1
+    later = NOW + 5 * DAY_MS
+    window = realtime_source_window(mark, later, later, DEFAULT_OFFSET, limit)
+    assert window is not None
+    assert window == Window(later - DEFAULT_OFFSET + 1 - limit, later - DEFAULT_OFFSET + 1)
+    # The skipped source range is older than the limit, and each target week it touches reads exactly
+    # its slice when sealed (source windows tile), so sealing those weeks closes the gap.
+    skipped = Window(mark, window.start)
+    target_gap = shift(skipped, DEFAULT_OFFSET)
+    assert target_gap.end <= later - limit + 1
+    covered = 0
+    w = week_start(target_gap.start)
+    while w < target_gap.end:
+        src = source_window_for_week(w, DEFAULT_OFFSET)
+        covered += max(0, min(src.end, skipped.end) - max(src.start, skipped.start))
+        w += WEEK_MS
+    assert covered == skipped.duration_ms
+
+
+# ---------- history ----------
+
+
+def test_history_weeks() -> None:
+    weeks = history_weeks(NOW, 12)
+    assert len(weeks) == 12
+    assert weeks[0] == MONDAY - WEEK_MS  # newest closed week first; the open week is realtime's
+    assert weeks == sorted(weeks, reverse=True)
+    assert all(b - a == WEEK_MS for a, b in zip(weeks[1:], weeks, strict=False))
+    assert all(w + WEEK_MS <= NOW for w in weeks)
+    assert history_weeks(NOW, 3, include_open=True) == [MONDAY, MONDAY - WEEK_MS, MONDAY - 2 * WEEK_MS]
+    assert history_weeks(NOW, 0) == []
+    # Exactly at Monday 00:00 the week just ended is closed.
+    assert history_weeks(MONDAY, 1) == [MONDAY - WEEK_MS]
+    with pytest.raises(ValueError):
+        history_weeks(NOW, -1)
+
+
+@given(TS, st.integers(min_value=0, max_value=60))
+def test_history_weeks_are_closed_and_contiguous(now: int, n: int) -> None:
+    weeks = history_weeks(now, n)
+    assert len(weeks) == n
+    for newer, older in itertools.pairwise(weeks):
+        assert target_week_window(older).end == target_week_window(newer).start
+    if weeks:
+        assert weeks[0] + WEEK_MS <= now < weeks[0] + 2 * WEEK_MS
