@@ -38,7 +38,16 @@ def local_cdf_process() -> Iterator[ServerProcess]:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="oid-sync-bench-") as data_dir:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "oid_sync_dagster.cli", "local-cdf", "--port", str(port), "--data-dir", data_dir],
+            [
+                sys.executable,
+                "-m",
+                "oid_sync_dagster.cli",
+                "local-cdf",
+                "--port",
+                str(port),
+                "--data-dir",
+                data_dir,
+            ],
             stdout=subprocess.DEVNULL,
         )
         base_url = f"http://{LOOPBACK}:{port}"

@@ -60,7 +60,8 @@ def run(days: float, insert_days: float) -> dict[str, Any]:
         best = None
         for _ in range(3):
             wall, share, arrays = measure(
-                server, lambda: source.time_series.data.retrieve_arrays(external_id=xids, start=start, end=end)
+                server,
+                lambda: source.time_series.data.retrieve_arrays(external_id=xids, start=start, end=end),
             )
             points = sum(len(a) for a in arrays)
             if best is None or wall < best[0]:
@@ -93,7 +94,9 @@ def run(days: float, insert_days: float) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--days", type=float, default=7.0, help="retrieval window per series (default 7)")
     parser.add_argument("--insert-days", type=float, default=1.0, help="insert window per series (default 1)")
     parser.add_argument("--out", default="benchmarks/results/local_cdf.json")

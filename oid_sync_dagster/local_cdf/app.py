@@ -71,9 +71,7 @@ class CDFMiddleware:
                 await self.app(scope, receive, send_with_request_id)
         finally:
             self.log.add(
-                RequestRecord(
-                    request_id, method, path, status, time.monotonic() - started, wall, fault is not None
-                )
+                RequestRecord(request_id, method, path, status, time.monotonic() - started, wall, fault is not None)
             )
 
     def _deny(self, scope: Scope) -> Response | None:
@@ -90,9 +88,7 @@ class CDFMiddleware:
             await asyncio.sleep(fault.stall_s)
         if fault.drop:
             # Start an answer and break off mid-body: the client sees the connection drop.
-            await send(
-                {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1000")]}
-            )
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1000")]})
             await send({"type": "http.response.body", "body": b"{", "more_body": True})
             raise ConnectionAbortedError("injected dropped connection")
         await _error_response(fault.status, fault.message, fault.headers)(scope, receive, send)

@@ -67,9 +67,7 @@ class TokenIssuer:
         expected = self._clients.get(client_id)
         if expected is None or not hmac.compare_digest(expected.encode(), client_secret.encode()):
             # The message names the client, never the secret.
-            raise OAuthError(
-                401, "invalid_client", f"Client authentication failed for client id {client_id!r}."
-            )
+            raise OAuthError(401, "invalid_client", f"Client authentication failed for client id {client_id!r}.")
         payload = _b64(json.dumps({"sub": client_id, "exp": now + self._ttl_s}).encode())
         self.tokens_issued += 1
         return {
@@ -108,9 +106,7 @@ def parse_client_credentials(body: bytes, authorization: str | None) -> tuple[st
     form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
     grant_type = form.get("grant_type")
     if grant_type != "client_credentials":
-        raise OAuthError(
-            400, "unsupported_grant_type", f"grant_type must be client_credentials, got {grant_type!r}."
-        )
+        raise OAuthError(400, "unsupported_grant_type", f"grant_type must be client_credentials, got {grant_type!r}.")
     client_id, client_secret = form.get("client_id"), form.get("client_secret")
     if authorization and authorization.lower().startswith("basic "):
         try:

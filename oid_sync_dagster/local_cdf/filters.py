@@ -83,12 +83,9 @@ def classic(spec: dict[str, Any]) -> Predicate:
             ids = {v.get("id") if isinstance(v, dict) else v for v in value}
             checks.append(lambda r, g=_PROPERTIES[prop], i=ids: g(r) in i)
         elif key in ("createdTime", "lastUpdatedTime"):
-            bounds = {"gte": value.get("min"), "lte": value.get("max")}
-            checks.append(
-                lambda r, g=_PROPERTIES[key], b={k: v for k, v in bounds.items() if v is not None}: _in_range(
-                    g(r), b
-                )
-            )
+            given = {"gte": value.get("min"), "lte": value.get("max")}
+            bounds = {k: v for k, v in given.items() if v is not None}
+            checks.append(lambda r, g=_PROPERTIES[key], b=bounds: _in_range(g(r), b))
         elif key in _PROPERTIES:
             checks.append(lambda r, g=_PROPERTIES[key], v=value: g(r) == v)
         else:

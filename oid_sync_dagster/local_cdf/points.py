@@ -19,9 +19,7 @@ class Points:
 
     @staticmethod
     def empty(is_string: bool) -> Points:
-        return Points(
-            np.empty(0, np.int64), np.empty(0, object if is_string else np.float64), np.empty(0, np.uint32)
-        )
+        return Points(np.empty(0, np.int64), np.empty(0, object if is_string else np.float64), np.empty(0, np.uint32))
 
     def take(self, selector: np.ndarray | slice) -> Points:
         return Points(
@@ -39,9 +37,7 @@ class Points:
             return parts[0]
         nulls = None
         if any(p.nulls is not None for p in parts):
-            nulls = np.concatenate(
-                [p.nulls if p.nulls is not None else np.zeros(len(p), bool) for p in parts]
-            )
+            nulls = np.concatenate([p.nulls if p.nulls is not None else np.zeros(len(p), bool) for p in parts])
         return Points(
             np.concatenate([p.timestamps for p in parts]),
             np.concatenate([p.values for p in parts]),

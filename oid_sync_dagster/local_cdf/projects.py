@@ -52,16 +52,12 @@ class SourceProject(Project):
         self.name = settings.source_project
         self._settings = settings
         catalog = (
-            load_catalog_csv(settings.catalog_csv)
-            if settings.catalog_csv
-            else synthetic_catalog(settings.catalog_seed)
+            load_catalog_csv(settings.catalog_csv) if settings.catalog_csv else synthetic_catalog(settings.catalog_seed)
         )
         self._catalog = {s.id: s for s in catalog}
         # The history starts at a whole day a fixed span before the server start.
         self._history_start = (settings.now_ms() - settings.history_days * DAY_MS) // DAY_MS * DAY_MS
-        self._source = SyntheticSource(
-            catalog, density=settings.density, history_start_ms=self._history_start
-        )
+        self._source = SyntheticSource(catalog, density=settings.density, history_start_ms=self._history_start)
         self._records = {s.id: _record_of(s) for s in catalog}
         self._by_external_id = {s.external_id: s.id for s in catalog}
 

@@ -335,9 +335,7 @@ def _rows(
     return [out], len(out)
 
 
-def _rows_small(
-    spec_for: Callable[[int], _Spec], cols: Mapping[str, np.ndarray], keys: list[int]
-) -> list[bytes]:
+def _rows_small(spec_for: Callable[[int], _Spec], cols: Mapping[str, np.ndarray], keys: list[int]) -> list[bytes]:
     """Each row's bytes, one Python step per field: for the few rows where that beats numpy's overhead."""
     values = {name: col.tolist() for name, col in cols.items()}
     specs: dict[int, _Spec] = {}
@@ -609,9 +607,7 @@ def encode_string_item(
     return _item(header, 4, ([payload], len(payload)), _TYPE_STRING)
 
 
-def encode_aggregate_item(
-    header: ItemHeader, timestamps: np.ndarray, aggregates: Mapping[str, np.ndarray]
-) -> bytes:
+def encode_aggregate_item(header: ItemHeader, timestamps: np.ndarray, aggregates: Mapping[str, np.ndarray]) -> bytes:
     """A DataPointListItem body with `aggregateDatapoints`; keys are AggregateDatapoint field names, NaN marks
     an aggregate absent for that bucket (the field is left out)."""
     ts = _timestamps(timestamps)

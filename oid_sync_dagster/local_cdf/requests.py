@@ -107,9 +107,7 @@ class Context:
         try:
             return kind(raw) if kind is not bool else raw.lower() == "true"
         except ValueError:
-            raise bad_request(
-                f"Query parameter {key!r} must be of type {kind.__name__}, got {raw!r}."
-            ) from None
+            raise bad_request(f"Query parameter {key!r} must be of type {kind.__name__}, got {raw!r}.") from None
 
 
 Handler = Callable[[Context], Any]

@@ -46,9 +46,7 @@ def free_port() -> int:
 
 def _config(app: Starlette, port: int) -> uvicorn.Config:
     # httptools + uvloop when installed (uvicorn[standard]); access log off: the request log keeps the record.
-    return uvicorn.Config(
-        app, host=LOOPBACK, port=port, log_level="warning", access_log=False, lifespan="off"
-    )
+    return uvicorn.Config(app, host=LOOPBACK, port=port, log_level="warning", access_log=False, lifespan="off")
 
 
 @contextmanager

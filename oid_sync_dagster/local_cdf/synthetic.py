@@ -322,9 +322,7 @@ def _machine_drafts(names: _Names, rng: np.random.Generator) -> list[_Draft]:
         name = f"VAL_23-{machine}-{signal}.Value"
         names.take(name)
         what = "Circuit Breaker Open (OFF)" if "XGL" in signal else "Circuit Breaker Closed (ON)"
-        drafts.append(
-            _Draft("23", machine, name, f"PH {what}", "digital", None, "dcs", f"23-{machine}", "CLOSEDOPEN")
-        )
+        drafts.append(_Draft("23", machine, name, f"PH {what}", "digital", None, "dcs", f"23-{machine}", "CLOSEDOPEN"))
     count = _DIGITAL_CODES["KA"] - len(_KA_BREAKER)
     for j in sorted(int(p) for p in rng.choice(len(_KA_DIGITAL_FEATURES), size=count, replace=False)):
         feature = _KA_DIGITAL_FEATURES[j]
@@ -609,9 +607,7 @@ class SyntheticSource:
         }
         for kind, seconds in self._periods_s.items():
             if not 0.0 < seconds * 1000.0 < 2.0**31:
-                raise ValueError(
-                    f"density for {kind} must be positive and under about 24 days, got {seconds} s"
-                )
+                raise ValueError(f"density for {kind} must be positive and under about 24 days, got {seconds} s")
         span = 1 << _STATUS_BITS
         self._bad_below = round(span / bad_every) if bad_every > 0 else 0
         self._uncertain_below = min(

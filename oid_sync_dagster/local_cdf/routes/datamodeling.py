@@ -78,9 +78,7 @@ def _user_space(conn: sqlite3.Connection, space: str, what: str) -> None:
     if models.is_global_space(space):
         raise forbidden(f"{what}: space {space!r} is a global system space and read only.")
     if models.get_space(conn, space) is None:
-        raise bad_request(
-            f"{what}: space {space!r} does not exist. Create it first with POST /models/spaces."
-        )
+        raise bad_request(f"{what}: space {space!r} does not exist. Create it first with POST /models/spaces.")
 
 
 def _limit(value: Any, default: int) -> int:
@@ -191,9 +189,7 @@ def _space_json(record: SchemaRecord) -> dict[str, Any]:
     for key in ("name", "description"):
         if d.get(key) is not None:
             out[key] = d[key]
-    out.update(
-        isGlobal=record.is_global, createdTime=record.created_time, lastUpdatedTime=record.last_updated_time
-    )
+    out.update(isGlobal=record.is_global, createdTime=record.created_time, lastUpdatedTime=record.last_updated_time)
     return out
 
 
@@ -340,9 +336,7 @@ def _container_json(record: SchemaRecord) -> dict[str, Any]:
     out["properties"] = {n: {**p, "constraintState": {}} for n, p in d["properties"].items()}
     out["constraints"] = {n: {**c, "state": "current"} for n, c in d.get("constraints", {}).items()}
     out["indexes"] = {n: {**i, "state": "current"} for n, i in d.get("indexes", {}).items()}
-    out.update(
-        isGlobal=record.is_global, createdTime=record.created_time, lastUpdatedTime=record.last_updated_time
-    )
+    out.update(isGlobal=record.is_global, createdTime=record.created_time, lastUpdatedTime=record.last_updated_time)
     return out
 
 
@@ -403,12 +397,8 @@ def _parse_view_property(schema: Schema, name: str, raw: Any, where: str) -> dic
     ckey = _container_key(prop["container"], f"{where}: property {name!r} container")
     container = schema.container(ckey)
     if container is None:
-        raise bad_request(
-            f"{where}: property {name!r} maps container {_fmt_container(ckey)}, which does not exist."
-        )
-    cpid = _string(
-        prop.get("containerPropertyIdentifier"), f"{where}: property {name!r} containerPropertyIdentifier"
-    )
+        raise bad_request(f"{where}: property {name!r} maps container {_fmt_container(ckey)}, which does not exist.")
+    cpid = _string(prop.get("containerPropertyIdentifier"), f"{where}: property {name!r} containerPropertyIdentifier")
     if cpid not in container["properties"]:
         raise bad_request(
             f"{where}: property {name!r} maps {cpid!r}, which container {_fmt_container(ckey)} does not have."
@@ -583,9 +573,7 @@ def retrieve_views(ctx: Context) -> dict[str, Any]:
         found: dict[ViewKey, SchemaRecord] = {}
         for space, xid, version in refs:
             if version is None:
-                found.update(
-                    {(space, xid, r.definition["version"]): r for r in models.view_versions(conn, space, xid)}
-                )
+                found.update({(space, xid, r.definition["version"]): r for r in models.view_versions(conn, space, xid)})
             elif (record := models.get_view(conn, (space, xid, version))) is not None:
                 found[space, xid, version] = record
         return {"items": [_view_json(schema, r, include_inherited) for r in found.values()]}
@@ -647,9 +635,7 @@ def _property_getter(ref: Any, schema: Schema) -> tuple[Getter, dict[str, Any] |
 
 def _filter_value(value: Any, ptype: dict[str, Any] | None) -> Any:
     if isinstance(value, dict) and ("parameter" in value or "property" in value):
-        raise bad_request(
-            f"Filter values referring to parameters or properties are not supported: {value!r}."
-        )
+        raise bad_request(f"Filter values referring to parameters or properties are not supported: {value!r}.")
     if ptype is not None and ptype["type"] == "timestamp" and isinstance(value, str):
         return models.normalize_value({"type": "timestamp"}, value, "Filter value")
     return value
@@ -726,11 +712,7 @@ def compile_filter(flt: Any, schema: Schema) -> Callable[[NodeRecord], bool]:
     if kind == "exists":
         return lambda n: getter(n) is not None
     if kind == "range":
-        bounds = {
-            op: _filter_value(body[op], ptype)
-            for op in ("gt", "gte", "lt", "lte")
-            if body.get(op) is not None
-        }
+        bounds = {op: _filter_value(body[op], ptype) for op in ("gt", "gte", "lt", "lte") if body.get(op) is not None}
         return lambda n: all(_range_check(getter(n), op, b) for op, b in bounds.items())
     if kind in ("containsAny", "containsAll"):
         values = [_filter_value(v, ptype) for v in body.get("values") or []]
@@ -765,11 +747,7 @@ def _pushdown(flt: Any) -> tuple[str, list[Any]]:
         if kind == "equals" and isinstance(body.get("value"), str):
             clauses.append(f"{column} = ?")
             params.append(body["value"])
-        elif (
-            kind == "in"
-            and isinstance(body.get("values"), list)
-            and all(isinstance(v, str) for v in body["values"])
-        ):
+        elif kind == "in" and isinstance(body.get("values"), list) and all(isinstance(v, str) for v in body["values"]):
             clauses.append(f"{column} IN ({','.join('?' * len(body['values']))})" if body["values"] else "0")
             params.extend(body["values"])
         elif kind == "prefix" and isinstance(body.get("value"), str):
@@ -796,9 +774,7 @@ def _in_sources(node: NodeRecord, schema: Schema, sources: list[tuple[ViewKey, d
     return all(schema.has_data(node, key, view) for key, view in sources)
 
 
-def _node_json(
-    node: NodeRecord, schema: Schema, sources: list[tuple[ViewKey, dict[str, Any]]]
-) -> dict[str, Any]:
+def _node_json(node: NodeRecord, schema: Schema, sources: list[tuple[ViewKey, dict[str, Any]]]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "instanceType": "node",
         "space": node.space,
@@ -902,16 +878,12 @@ def _sorted_page(
     cursor: dict[str, Any],
 ) -> dict[str, Any]:
     """Sorted listing: every match is sorted, and the cursor is an offset into that order."""
-    matches = [
-        n for batch in models.scan_nodes(conn, where, params, _SCAN_BATCH) for n in batch if predicate(n)
-    ]
+    matches = [n for batch in models.scan_nodes(conn, where, params, _SCAN_BATCH) for n in batch if predicate(n)]
     for spec in reversed(sort):  # stable sorts, least significant first
         spec = _object(spec, "A sort specification")
         getter, _ = _property_getter(spec.get("property"), schema)
         descending = spec.get("direction", "ascending") == "descending"
-        matches.sort(
-            key=_sort_key(getter, descending, bool(spec.get("nullsFirst", False))), reverse=descending
-        )
+        matches.sort(key=_sort_key(getter, descending, bool(spec.get("nullsFirst", False))), reverse=descending)
     offset = cursor.get("offset", 0)
     if not isinstance(offset, int) or offset < 0:
         raise bad_request("Invalid cursor.")
@@ -975,9 +947,7 @@ def _parse_node_write(raw: Any) -> NodeWrite:
     node_type = item.get("type")
     if node_type is not None:
         node_type = models.normalize_value({"type": "direct"}, node_type, f"node {space}:{external_id}: type")
-    return NodeWrite(
-        space, external_id, version, [_object(s, "A source") for s in sources], node_type, "type" in item
-    )
+    return NodeWrite(space, external_id, version, [_object(s, "A source") for s in sources], node_type, "type" in item)
 
 
 @dataclass
@@ -1014,12 +984,8 @@ def _source_targets(
         targets = []
         for name, value in properties.items():
             if name not in container["properties"]:
-                raise bad_request(
-                    f"{write.label}: container {_fmt_container(ckey)} has no property {name!r}."
-                )
-            targets.append(
-                _Target(ckey, name, value, f"{write.label}: property {name!r} of {_fmt_container(ckey)}")
-            )
+                raise bad_request(f"{write.label}: container {_fmt_container(ckey)} has no property {name!r}.")
+            targets.append(_Target(ckey, name, value, f"{write.label}: property {name!r} of {_fmt_container(ckey)}"))
         return [ckey], targets
     vkey = _view_ref(ref, f"{write.label}: source")
     view = schema.require_view(vkey, write.label)

@@ -119,9 +119,7 @@ def _parse_queries(ctx: Context) -> tuple[list[Query], list[tuple[int, dict[str,
         if aggregates:
             unsupported = [a for a in aggregates if a not in agg.SUPPORTED]
             if unsupported:
-                raise bad_request(
-                    f"Unsupported aggregate(s) {unsupported}; supported: {list(agg.SUPPORTED)}."
-                )
+                raise bad_request(f"Unsupported aggregate(s) {unsupported}; supported: {list(agg.SUPPORTED)}.")
             if "granularity" not in merged:
                 raise bad_request("granularity is required when aggregates are requested.")
             granularity = agg.Granularity.parse(merged["granularity"])
@@ -150,9 +148,7 @@ def _parse_queries(ctx: Context) -> tuple[list[Query], list[tuple[int, dict[str,
         )
         order.append((index, item))
     if raw_total > MAX_RAW_POINTS:
-        raise bad_request(
-            f"The sum of limits over raw items must be at most {MAX_RAW_POINTS}, got {raw_total}."
-        )
+        raise bad_request(f"The sum of limits over raw items must be at most {MAX_RAW_POINTS}, got {raw_total}.")
     if agg_total > MAX_AGGREGATES:
         raise bad_request(f"The sum of aggregate limits must be at most {MAX_AGGREGATES}, got {agg_total}.")
     return queries, order
@@ -195,16 +191,12 @@ def _raw(project: Project, query: Query) -> tuple[Points, str | None]:
     ):
         next_cursor = encode_cursor({"next": int(points.timestamps[-1]) + 1})
     if query.include_outside:
-        parts = []
-        if start == query.start:
-            before = project.read_points_before(query.series, query.start, 50)
-            before = before.take(query.keep(before.status))
-            parts.append(before.take(slice(len(before) - 1 if len(before) else 0, None)))
-        parts.append(points)
-        if next_cursor is None:
-            after = first_kept(project, _replace_end(query, MAX_TIMESTAMP + 1), query.end, 1)
-            parts.append(after)
-        points = Points.concat(parts, query.series.is_string)
+        # As CDF: both outside points whatever the limit, and no cursor. The SDK takes the outside points
+        # from the first batch only and pages on by `start` (a cursor "is not to be expected" here).
+        before = _latest_kept(project, query, query.start)  # the last kept point, however many bad ones follow
+        after = first_kept(project, _replace_end(query, MAX_TIMESTAMP + 1), query.end, 1)
+        points = Points.concat([before, points, after], query.series.is_string)
+        next_cursor = None
     return points, next_cursor
 
 
@@ -289,21 +281,15 @@ def retrieve(ctx: Context) -> Response | dict[str, Any]:
         status = points.status if query.include_status else None
         if as_protobuf:
             encode = encode_string_item if series.is_string else encode_numeric_item
-            encoded.append(
-                encode(_header(series, cursor), points.timestamps, points.values, status, points.nulls)
-            )
+            encoded.append(encode(_header(series, cursor), points.timestamps, points.values, status, points.nulls))
         else:
-            json_items.append(
-                _json_item(series, cursor, _json_points(points, query.include_status, series.is_string))
-            )
+            json_items.append(_json_item(series, cursor, _json_points(points, query.include_status, series.is_string)))
     if as_protobuf:
         return Response(encode_response(encoded), media_type="application/protobuf")
     return {"items": json_items}
 
 
-def _json_item(
-    series: TimeSeriesRecord, cursor: str | None, datapoints: list[dict[str, Any]]
-) -> dict[str, Any]:
+def _json_item(series: TimeSeriesRecord, cursor: str | None, datapoints: list[dict[str, Any]]) -> dict[str, Any]:
     item: dict[str, Any] = {
         **series.identity(),
         "isString": series.is_string,
@@ -353,6 +339,8 @@ def _parse_status(raw: Any, series: TimeSeriesRecord) -> int:
     code = raw.get("code")
     if code is not None and (isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < 2**32):
         raise bad_request(f"Invalid status code {code!r} in {_describe(series)}.")
+    if code is not None and code & st.BAD and code & st.UNCERTAIN:
+        raise bad_request(f"Invalid status code {code!r} in {_describe(series)}: both Bad and Uncertain bits set.")
     if (symbol := raw.get("symbol")) is not None:
         try:
             from_symbol = st.code_for(symbol)

@@ -55,9 +55,7 @@ def _typed(key: str, value: Any, kind: type) -> Any:
     if key == "name" and not 1 <= len(value) <= MAX_NAME:
         raise bad_request(f"name must be 1 to {MAX_NAME} characters, got {value!r}.")
     if key == "rawTables" and not all(
-        isinstance(t, dict)
-        and set(t) == {"dbName", "tableName"}
-        and all(isinstance(v, str) for v in t.values())
+        isinstance(t, dict) and set(t) == {"dbName", "tableName"} and all(isinstance(v, str) for v in t.values())
         for t in value
     ):
         raise bad_request(f"rawTables must be a list of {{dbName, tableName}}, got {value!r}.")
@@ -150,9 +148,7 @@ def create(ctx: Context) -> dict[str, Any]:
                 duplicated.append({"externalId": p.external_id})
             seen.add(p.external_id)
         if duplicated:
-            raise CDFError(
-                409, "Extraction pipelines with these externalIds already exist.", duplicated=duplicated
-            )
+            raise CDFError(409, "Extraction pipelines with these externalIds already exist.", duplicated=duplicated)
         for p in pipelines:
             store.insert(conn, p)
     return {"items": [p.to_json() for p in pipelines]}
@@ -231,9 +227,7 @@ def _apply(pipeline: Pipeline, update: Any) -> None:
             raise bad_request(f"Field {key!r} cannot be updated.")
         kind = _UPDATABLE[key]
         if not isinstance(change, dict) or len(change) != 1:
-            raise bad_request(
-                f"The update of {key!r} must be one of set, setNull, add and remove, got {change!r}."
-            )
+            raise bad_request(f"The update of {key!r} must be one of set, setNull, add and remove, got {change!r}.")
         op, value = next(iter(change.items()))
         current = pipeline.fields.get(key)
         if op == "set":
@@ -274,9 +268,7 @@ def update(ctx: Context) -> dict[str, Any]:
             if pipeline.external_id != old_external_id:
                 other = store.get(conn, external_id=pipeline.external_id)
                 if other is not None and other.id != pipeline.id:
-                    raise CDFError(
-                        409, "externalId already in use.", duplicated=[{"externalId": pipeline.external_id}]
-                    )
+                    raise CDFError(409, "externalId already in use.", duplicated=[{"externalId": pipeline.external_id}])
             pipeline.last_updated_time = ctx.now_ms
             store.save(conn, pipeline)
         # Read back: runs may have moved the last-run fields since this request resolved them.
@@ -330,9 +322,7 @@ def _list_runs(ctx: Context, spec: dict[str, Any], limit: Any, cursor: str | Non
     conn = _read_conn(ctx)
     pipeline = _by_external_id(conn, spec.get("externalId"))
     statuses = spec.get("statuses")
-    if statuses is not None and (
-        not isinstance(statuses, list) or any(s not in RUN_STATUSES for s in statuses)
-    ):
+    if statuses is not None and (not isinstance(statuses, list) or any(s not in RUN_STATUSES for s in statuses)):
         raise bad_request(f"statuses must be a list of {', '.join(RUN_STATUSES)}, got {statuses!r}.")
     created = spec.get("createdTime") or {}
     message = (spec.get("message") or {}).get("substring")
@@ -357,9 +347,7 @@ def _list_runs(ctx: Context, spec: dict[str, Any], limit: Any, cursor: str | Non
 
 
 def list_runs_get(ctx: Context) -> dict[str, Any]:
-    return _list_runs(
-        ctx, {"externalId": ctx.query("externalId")}, ctx.query("limit", int), ctx.query("cursor")
-    )
+    return _list_runs(ctx, {"externalId": ctx.query("externalId")}, ctx.query("limit", int), ctx.query("cursor"))
 
 
 def list_runs_post(ctx: Context) -> dict[str, Any]:

@@ -67,15 +67,11 @@ def _readable(ctx: Context) -> ProjectDatabase | None:
 
 def _db_missing(names: list[str]) -> CDFError:
     # CDF's wording and status; clients (e.g. the Cognite toolkit) match on the message prefix.
-    return CDFError(
-        404, f"Following databases not found: {', '.join(names)}.", missing=[{"name": n} for n in names]
-    )
+    return CDFError(404, f"Following databases not found: {', '.join(names)}.", missing=[{"name": n} for n in names])
 
 
 def _table_missing(names: list[str]) -> CDFError:
-    return CDFError(
-        404, f"Following tables not found: {', '.join(names)}.", missing=[{"name": n} for n in names]
-    )
+    return CDFError(404, f"Following tables not found: {', '.join(names)}.", missing=[{"name": n} for n in names])
 
 
 def _require_table(conn: sqlite3.Connection, db_name: str, table_name: str) -> int:
@@ -92,9 +88,7 @@ def _names(ctx: Context, max_length: int, what: str) -> list[str]:
     for item in ctx.items(max_items=MAX_NAME_ITEMS):
         name = ctx.field("name", str, body=item) if isinstance(item, dict) else None
         if name is None or not 1 <= len(name) <= max_length:
-            raise bad_request(
-                f"A {what} name must be a string of 1 to {max_length} characters, got {item!r}."
-            )
+            raise bad_request(f"A {what} name must be a string of 1 to {max_length} characters, got {item!r}.")
         names.append(name)
     return names
 
@@ -331,9 +325,7 @@ def partition_cursors(ctx: Context, db_name: str, table_name: str) -> dict[str, 
         raise _db_missing([db_name])
     with db.read() as conn:
         table = _require_table(conn, db_name, table_name)
-        starts = store.partition_starts(
-            conn, table, store.KeyRange(min_updated=lower, max_updated=upper), count
-        )
+        starts = store.partition_starts(conn, table, store.KeyRange(min_updated=lower, max_updated=upper), count)
     cursors = []
     for index, start in enumerate(starts):
         end = starts[index + 1] if index + 1 < len(starts) else None

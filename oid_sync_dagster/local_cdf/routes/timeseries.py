@@ -44,9 +44,7 @@ def parse_identifier(item: Any) -> dict[str, Any]:
     return {key: value}
 
 
-def resolve(
-    project: Project, items: list[Any], *, ignore_unknown: bool
-) -> list[tuple[int, TimeSeriesRecord]]:
+def resolve(project: Project, items: list[Any], *, ignore_unknown: bool) -> list[tuple[int, TimeSeriesRecord]]:
     """(index in the request, series) for every item found; unknown ones raise CDF's 400 with `missing`."""
     found, missing = [], []
     for index, item in enumerate(items):
@@ -214,12 +212,8 @@ def _apply_update(record: TimeSeriesRecord, update: dict[str, Any]) -> None:
         elif key == "securityCategories":
             if "set" in change:
                 record.security_categories = list(change["set"])
-            record.security_categories += [
-                c for c in change.get("add", []) if c not in record.security_categories
-            ]
-            record.security_categories = [
-                c for c in record.security_categories if c not in change.get("remove", [])
-            ]
+            record.security_categories += [c for c in change.get("add", []) if c not in record.security_categories]
+            record.security_categories = [c for c in record.security_categories if c not in change.get("remove", [])]
         elif key in _SCALAR_UPDATES:
             attr = _SCALAR_UPDATES[key]
             if change.get("setNull"):
@@ -247,11 +241,9 @@ def update(ctx: Context) -> dict[str, Any]:
                 missing.append(identifier)
                 continue
             _apply_update(record, ctx.field("update", dict, body=item))
-            if record.external_id and (other := ts_store.lookup(conn, {"externalId": record.external_id})):
-                if other.id != record.id:
-                    raise CDFError(
-                        409, "External id already in use.", duplicated=[{"externalId": other.external_id}]
-                    )
+            other = ts_store.lookup(conn, {"externalId": record.external_id}) if record.external_id else None
+            if other is not None and other.id != record.id:
+                raise CDFError(409, "External id already in use.", duplicated=[{"externalId": other.external_id}])
             record.last_updated_time = ctx.now_ms
             ts_store.save(conn, record)
             updated.append(record.to_json())

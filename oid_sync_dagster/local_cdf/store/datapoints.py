@@ -32,10 +32,7 @@ CREATE TABLE IF NOT EXISTS dp_blocks (
 def _decode(row: tuple, is_string: bool) -> Points:
     _, t, v, s, nulls = row
     timestamps = np.frombuffer(t, np.int64)
-    if is_string:
-        values = np.array(json.loads(v), dtype=object)
-    else:
-        values = np.frombuffer(v, np.float64)
+    values = np.array(json.loads(v), dtype=object) if is_string else np.frombuffer(v, np.float64)
     status = np.frombuffer(s, np.uint32) if s is not None else np.zeros(len(timestamps), np.uint32)
     null_mask = np.frombuffer(nulls, np.bool_) if nulls is not None else None
     return Points(timestamps, values, status, null_mask)
@@ -74,9 +71,7 @@ def read_points(
     return Points.concat(parts, is_string)
 
 
-def read_points_reverse(
-    conn: sqlite3.Connection, ts_id: int, is_string: bool, before: int, limit: int
-) -> Points:
+def read_points_reverse(conn: sqlite3.Connection, ts_id: int, is_string: bool, before: int, limit: int) -> Points:
     """The last `limit` stored points with t < before, ascending."""
     parts: list[Points] = []
     count = 0

@@ -43,8 +43,7 @@ CREATE TABLE IF NOT EXISTS extpipe_configs (
 """
 
 _COLUMNS = (
-    "id, external_id, fields, created_time, last_updated_time, "
-    "last_success, last_failure, last_seen, last_message"
+    "id, external_id, fields, created_time, last_updated_time, last_success, last_failure, last_seen, last_message"
 )
 
 
@@ -104,15 +103,11 @@ def _pipeline(row: tuple) -> Pipeline:
 # --- pipelines ---
 
 
-def get(
-    conn: sqlite3.Connection, *, id: int | None = None, external_id: str | None = None
-) -> Pipeline | None:
+def get(conn: sqlite3.Connection, *, id: int | None = None, external_id: str | None = None) -> Pipeline | None:
     if id is not None:
         row = conn.execute(f"SELECT {_COLUMNS} FROM extpipes WHERE id = ?", (id,)).fetchone()
     else:
-        row = conn.execute(
-            f"SELECT {_COLUMNS} FROM extpipes WHERE external_id = ?", (external_id,)
-        ).fetchone()
+        row = conn.execute(f"SELECT {_COLUMNS} FROM extpipes WHERE external_id = ?", (external_id,)).fetchone()
     return _pipeline(row) if row else None
 
 
@@ -156,9 +151,7 @@ def delete(conn: sqlite3.Connection, pipeline_id: int) -> None:
 # --- runs ---
 
 
-def add_run(
-    conn: sqlite3.Connection, pipeline: Pipeline, status: str, message: str | None, created: int
-) -> Run:
+def add_run(conn: sqlite3.Connection, pipeline: Pipeline, status: str, message: str | None, created: int) -> Run:
     """Record a run and fold it into the pipeline's last-run state, which never moves backwards in time."""
     cursor = conn.execute(
         "INSERT INTO extpipe_runs (extpipe_id, status, message, created_time) VALUES (?, ?, ?, ?)",
@@ -232,8 +225,7 @@ def add_config(
     ).fetchone()[0]
     revision = latest + 1
     conn.execute(
-        "INSERT INTO extpipe_configs (extpipe_id, revision, config, description, created_time) "
-        "VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO extpipe_configs (extpipe_id, revision, config, description, created_time) VALUES (?, ?, ?, ?, ?)",
         (pipeline.id, revision, config, description, created),
     )
     return revision
@@ -266,8 +258,7 @@ def get_config(
 def list_config_revisions(conn: sqlite3.Connection, pipeline: Pipeline) -> list[dict[str, Any]]:
     """Every revision without its config text, newest first."""
     rows = conn.execute(
-        "SELECT revision, description, created_time FROM extpipe_configs WHERE extpipe_id = ? "
-        "ORDER BY revision DESC",
+        "SELECT revision, description, created_time FROM extpipe_configs WHERE extpipe_id = ? ORDER BY revision DESC",
         (pipeline.id,),
     )
     revisions = []

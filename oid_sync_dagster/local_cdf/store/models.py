@@ -149,9 +149,7 @@ def _direct(is_list: bool = False) -> dict[str, Any]:
     return {"type": "direct", "list": is_list, **({"maxListSize": 1200} if is_list else {})}
 
 
-def _container(
-    xid: str, used_for: str, properties: dict[str, dict[str, Any]], description: str
-) -> dict[str, Any]:
+def _container(xid: str, used_for: str, properties: dict[str, dict[str, Any]], description: str) -> dict[str, Any]:
     return {
         "space": CDM_SPACE,
         "externalId": xid,
@@ -209,9 +207,7 @@ def _global_containers() -> dict[ContainerKey, dict[str, Any]]:
             ),
             "sourceUnit": _cdm_prop(_text(), name="Source unit", description="The unit in the source system"),
             "unit": _cdm_prop(_direct(), name="Unit", description="The unit of the time series"),
-            "assets": _cdm_prop(
-                _direct(True), name="Assets", description="Assets the time series relates to"
-            ),
+            "assets": _cdm_prop(_direct(True), name="Assets", description="Assets the time series relates to"),
             "equipment": _cdm_prop(_direct(True), name="Equipment", description="Related equipment"),
             "stateSet": _cdm_prop(_direct(), name="State set", description="The state set of a state series"),
         },
@@ -230,9 +226,7 @@ def _global_views() -> dict[ViewKey, dict[str, Any]]:
             out["source"] = {"space": CDM_SPACE, "externalId": source, "version": "v1"}
         return out
 
-    describable_props = {
-        p: mapped("CogniteDescribable", p) for p in ("name", "description", "tags", "aliases")
-    }
+    describable_props = {p: mapped("CogniteDescribable", p) for p in ("name", "description", "tags", "aliases")}
     sourceable_props = {
         p: mapped("CogniteSourceable", p, "CogniteSourceSystem" if p == "source" else None)
         for p in (
@@ -255,9 +249,7 @@ def _global_views() -> dict[ViewKey, dict[str, Any]]:
         "stateSet": mapped("CogniteTimeSeries", "stateSet", "CogniteStateSet"),
     }
 
-    def view(
-        xid: str, props: dict[str, Any], own: list[str], implements: list[str], description: str
-    ) -> dict:
+    def view(xid: str, props: dict[str, Any], own: list[str], implements: list[str], description: str) -> dict:
         return {
             "space": CDM_SPACE,
             "externalId": xid,
@@ -310,9 +302,7 @@ def normalize_type(raw: Any, where: str) -> dict[str, Any]:
         raise bad_request(f"{where}: a property type must be an object with a 'type', got {raw!r}.")
     kind = raw["type"]
     if kind not in ALL_TYPES:
-        raise bad_request(
-            f"{where}: unknown property type {kind!r}; expected one of {', '.join(sorted(ALL_TYPES))}."
-        )
+        raise bad_request(f"{where}: unknown property type {kind!r}; expected one of {', '.join(sorted(ALL_TYPES))}.")
     out = {k: v for k, v in raw.items() if v is not None}
     if kind == "enum":
         values = raw.get("values")
@@ -372,9 +362,7 @@ def _scalar(kind: str, ptype: dict[str, Any], value: Any, where: str) -> Any:
             raise bad_request(f"{where}: expected a date 'YYYY-MM-DD', got {value!r}.") from None
     if kind == "direct":
         if not (
-            isinstance(value, dict)
-            and isinstance(value.get("space"), str)
-            and isinstance(value.get("externalId"), str)
+            isinstance(value, dict) and isinstance(value.get("space"), str) and isinstance(value.get("externalId"), str)
         ):
             raise bad_request(f"{where}: expected a direct relation {{space, externalId}}, got {value!r}.")
         return {"space": value["space"], "externalId": value["externalId"]}
@@ -393,9 +381,7 @@ def normalize_value(ptype: dict[str, Any], value: Any, where: str) -> Any:
     if kind == "enum":
         allowed = ptype["values"]
         if not isinstance(value, str) or value not in allowed:
-            raise bad_request(
-                f"{where}: {value!r} is not one of the allowed values {', '.join(map(repr, allowed))}."
-            )
+            raise bad_request(f"{where}: {value!r} is not one of the allowed values {', '.join(map(repr, allowed))}.")
         return value
     if ptype.get("list"):
         if not isinstance(value, list):
@@ -436,9 +422,7 @@ _GLOBAL_SPACES = {
         True,
     )
 }
-GLOBAL_CONTAINERS = {
-    k: SchemaRecord(v, GLOBAL_TIME_MS, GLOBAL_TIME_MS, True) for k, v in _global_containers().items()
-}
+GLOBAL_CONTAINERS = {k: SchemaRecord(v, GLOBAL_TIME_MS, GLOBAL_TIME_MS, True) for k, v in _global_containers().items()}
 GLOBAL_VIEWS = {k: SchemaRecord(v, GLOBAL_TIME_MS, GLOBAL_TIME_MS, True) for k, v in _global_views().items()}
 
 
@@ -461,9 +445,7 @@ def list_spaces(conn: sqlite3.Connection, include_global: bool) -> list[SchemaRe
     return [*(_GLOBAL_SPACES.values() if include_global else ()), *records]
 
 
-def put_space(
-    conn: sqlite3.Connection, space: str, name: str | None, description: str | None, now: int
-) -> None:
+def put_space(conn: sqlite3.Connection, space: str, name: str | None, description: str | None, now: int) -> None:
     conn.execute(
         "INSERT INTO dm_spaces (space, name, description, created_time, last_updated_time) "
         "VALUES (?, ?, ?, ?, ?) "
@@ -493,8 +475,7 @@ def get_container(conn: sqlite3.Connection, key: ContainerKey) -> SchemaRecord |
     if key in GLOBAL_CONTAINERS:
         return GLOBAL_CONTAINERS[key]
     row = conn.execute(
-        "SELECT definition, created_time, last_updated_time FROM dm_containers "
-        "WHERE space = ? AND external_id = ?",
+        "SELECT definition, created_time, last_updated_time FROM dm_containers WHERE space = ? AND external_id = ?",
         key,
     ).fetchone()
     return _schema_record(row) if row else None
@@ -506,9 +487,7 @@ def list_containers(conn: sqlite3.Connection, space: str | None, include_global:
         sql + (" WHERE space = ?" if space else "") + " ORDER BY space, external_id",
         (space,) if space else (),
     ).fetchall()
-    found = [
-        r for k, r in sorted(GLOBAL_CONTAINERS.items()) if include_global and (space is None or k[0] == space)
-    ]
+    found = [r for k, r in sorted(GLOBAL_CONTAINERS.items()) if include_global and (space is None or k[0] == space)]
     return [*found, *map(_schema_record, rows)]
 
 
@@ -560,9 +539,7 @@ def list_views(conn: sqlite3.Connection, space: str | None, include_global: bool
         sql + (" WHERE space = ?" if space else "") + " ORDER BY space, external_id, version",
         (space,) if space else (),
     ).fetchall()
-    found = [
-        r for k, r in sorted(GLOBAL_VIEWS.items()) if include_global and (space is None or k[0] == space)
-    ]
+    found = [r for k, r in sorted(GLOBAL_VIEWS.items()) if include_global and (space is None or k[0] == space)]
     return [*found, *map(_schema_record, rows)]
 
 
@@ -589,10 +566,7 @@ def put_view(conn: sqlite3.Connection, definition: dict[str, Any], now: int) -> 
 
 
 def delete_view(conn: sqlite3.Connection, key: ViewKey) -> bool:
-    return (
-        conn.execute("DELETE FROM dm_views WHERE space = ? AND external_id = ? AND version = ?", key).rowcount
-        > 0
-    )
+    return conn.execute("DELETE FROM dm_views WHERE space = ? AND external_id = ? AND version = ?", key).rowcount > 0
 
 
 def mapped_containers(view: dict[str, Any]) -> list[ContainerKey]:
@@ -620,9 +594,7 @@ class NodeRecord:
     data: dict[ContainerKey, dict[str, Any]] = field(default_factory=dict)
 
 
-_NODE_COLUMNS = (
-    "id, space, external_id, version, type_space, type_external_id, created_time, last_updated_time"
-)
+_NODE_COLUMNS = "id, space, external_id, version, type_space, type_external_id, created_time, last_updated_time"
 
 
 def _node(row: tuple) -> NodeRecord:
@@ -706,8 +678,7 @@ def update_node(conn: sqlite3.Connection, node: NodeRecord, changed: Iterable[Co
     """Write back the node's header and the data rows of the `changed` containers."""
     node_type = node.type or {}
     conn.execute(
-        "UPDATE dm_nodes SET version = ?, type_space = ?, type_external_id = ?, last_updated_time = ? "
-        "WHERE id = ?",
+        "UPDATE dm_nodes SET version = ?, type_space = ?, type_external_id = ?, last_updated_time = ? WHERE id = ?",
         (node.version, node_type.get("space"), node_type.get("externalId"), node.last_updated_time, node.id),
     )
     _write_data(conn, node, {key: node.data[key] for key in changed})

@@ -94,9 +94,7 @@ def delete_database(conn: sqlite3.Connection, name: str) -> None:
 # --- tables ---
 
 
-def list_tables(
-    conn: sqlite3.Connection, db_name: str, after: str | None, limit: int
-) -> list[tuple[str, int]]:
+def list_tables(conn: sqlite3.Connection, db_name: str, after: str | None, limit: int) -> list[tuple[str, int]]:
     return conn.execute(
         "SELECT name, created_time FROM raw_tables WHERE db_name = ? AND name > ? ORDER BY name LIMIT ?",
         (db_name, after if after is not None else "", limit),

@@ -39,9 +39,7 @@ _COLUMNS = (
 
 
 def _record(row: tuple) -> TimeSeriesRecord:
-    (id_, xid, space, ixid, name, desc, is_string, is_step, unit, unit_xid, meta, asset, ds, sec, ct, lut) = (
-        row
-    )
+    (id_, xid, space, ixid, name, desc, is_string, is_step, unit, unit_xid, meta, asset, ds, sec, ct, lut) = row
     return TimeSeriesRecord(
         id=id_,
         external_id=xid,
