@@ -94,9 +94,7 @@ def run(days: float, insert_days: float) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=float, default=7.0, help="retrieval window per series (default 7)")
     parser.add_argument("--insert-days", type=float, default=1.0, help="insert window per series (default 1)")
     parser.add_argument("--out", default="benchmarks/results/local_cdf.json")

@@ -40,18 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oid-sync", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("local-cdf", help="Serve the local CDF (synthetic OID + writable targets).")
-    serve.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"loopback port (default {DEFAULT_PORT})"
-    )
-    serve.add_argument(
-        "--data-dir", help="where target projects persist (default: $OID_SYNC_LOCAL_CDF_DIR or XDG)"
-    )
-    serve.add_argument(
-        "--lag-hours", type=float, default=168.0, help="how far the source lags now (default 168)"
-    )
-    serve.add_argument(
-        "--history-days", type=int, default=365, help="how far back the source goes (default 365)"
-    )
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"loopback port (default {DEFAULT_PORT})")
+    serve.add_argument("--data-dir", help="where target projects persist (default: $OID_SYNC_LOCAL_CDF_DIR or XDG)")
+    serve.add_argument("--lag-hours", type=float, default=168.0, help="how far the source lags now (default 168)")
+    serve.add_argument("--history-days", type=int, default=365, help="how far back the source goes (default 365)")
     serve.add_argument("--catalog-csv", help="serve this catalog CSV instead of the synthetic one")
     serve.set_defaults(run=_local_cdf)
     return parser

@@ -21,9 +21,7 @@ SHARED_CATALOG = Path(__file__).resolve().parents[2] / "shared" / "data" / "oid_
 FROZEN_NOW_S = 1_795_521_600.0
 
 
-def make_client(
-    cdf: RunningLocalCDF, project: str, *, timeout: int = 60, **credential_args: object
-) -> CogniteClient:
+def make_client(cdf: RunningLocalCDF, project: str, *, timeout: int = 60, **credential_args: object) -> CogniteClient:
     credentials = OAuthClientCredentials(
         token_url=cdf.token_url,
         client_id=str(credential_args.pop("client_id", cdf.client_id)),

@@ -48,10 +48,7 @@ def test_defaults_out_of_the_box() -> None:
     assert conn.tenant_id == "48d5043c-cf70-4c49-881c-c638f5796997"
     assert conn.client_id == "1b90ede3-271e-401b-81a0-a4d52bea3273"
     assert conn.project == "publicdata"
-    assert (
-        conn.token_url
-        == "https://login.microsoftonline.com/48d5043c-cf70-4c49-881c-c638f5796997/oauth2/v2.0/token"
-    )
+    assert conn.token_url == "https://login.microsoftonline.com/48d5043c-cf70-4c49-881c-c638f5796997/oauth2/v2.0/token"
     assert conn.scope == "https://api.cognitedata.com/.default"
     assert conn.base_url == "https://api.cognitedata.com"
     assert conn.client_secret_env == "OPEN_ID_CLIENT_SECRET"
@@ -88,9 +85,7 @@ def test_legacy_yaml_loads_with_stated_meanings(tmp_path: Path) -> None:
 
 
 def test_toolkit_envelope_unwrapped() -> None:
-    wrapped = "externalId: ep_oid_sync\nconfig:\n" + "".join(
-        f"  {line}\n" for line in LEGACY_YAML.splitlines()
-    )
+    wrapped = "externalId: ep_oid_sync\nconfig:\n" + "".join(f"  {line}\n" for line in LEGACY_YAML.splitlines())
     assert load_config(wrapped) == load_config(LEGACY_YAML)
 
 
@@ -106,9 +101,7 @@ def test_new_keys_and_consistent_legacy_keys() -> None:
     assert cfg.sync_configuration.extraction_pipeline_external_id == "ep_oid_sync"
     assert cfg.logging.log_level == "DEBUG"
     # A partial week of history rounds up to whole weeks.
-    assert (
-        load_config("sync_configuration: {sync_random_start: 80d-ago}").sync_configuration.history_weeks == 12
-    )
+    assert load_config("sync_configuration: {sync_random_start: 80d-ago}").sync_configuration.history_weeks == 12
 
 
 def test_zero_offset_allowed_and_minutes_compensate() -> None:
@@ -141,9 +134,7 @@ def test_parse_relative_ms(text: str, expected: int) -> None:
     assert type(result) is int
 
 
-@pytest.mark.parametrize(
-    "text", ["", "15", "m", "15x", "1.5h", "-15m", "15m-", "15 m", "ago", "15m-ago-ago", "1y"]
-)
+@pytest.mark.parametrize("text", ["", "15", "m", "15x", "1.5h", "-15m", "15m-", "15 m", "ago", "15m-ago-ago", "1y"])
 def test_parse_relative_ms_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="invalid relative time") as info:
         parse_relative_ms(text)

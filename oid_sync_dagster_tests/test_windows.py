@@ -166,9 +166,7 @@ def test_week_is_final_examples() -> None:
     assert not week_is_final(MONDAY, NOW, NOW, DEFAULT_OFFSET)  # open week
 
 
-@given(
-    TS, OFFSETS, st.integers(min_value=1, max_value=2 * WEEK_MS), st.integers(min_value=0, max_value=WEEK_MS)
-)
+@given(TS, OFFSETS, st.integers(min_value=1, max_value=2 * WEEK_MS), st.integers(min_value=0, max_value=WEEK_MS))
 def test_week_not_final_while_source_lags(ts: int, offset: int, lag: int, after_end: int) -> None:
     # The source publishes up to now - lag. With an offset shorter than the lag, a just-ended week's
     # source window is not all published yet; finality then follows the lag, never the calendar alone.
@@ -200,9 +198,7 @@ def test_realtime_examples() -> None:
     cap = NOW - DEFAULT_OFFSET + 1
     assert realtime_source_window(cap - 5, edge, NOW, DEFAULT_OFFSET, limit) == Window(cap - 5, cap)
     assert realtime_source_window(None, edge, NOW, DEFAULT_OFFSET, limit) == Window(cap - limit, cap)
-    assert realtime_source_window(cap - 10 * DAY_MS, edge, NOW, DEFAULT_OFFSET, limit) == Window(
-        cap - limit, cap
-    )
+    assert realtime_source_window(cap - 10 * DAY_MS, edge, NOW, DEFAULT_OFFSET, limit) == Window(cap - limit, cap)
     assert realtime_source_window(cap, edge, NOW, DEFAULT_OFFSET, limit) is None  # up to date
     assert realtime_source_window(cap + 7, edge, NOW, DEFAULT_OFFSET, limit) is None
     assert realtime_source_window(None, None, NOW, DEFAULT_OFFSET, limit) is None  # nothing published

@@ -95,9 +95,7 @@ def _status(exc: pytest.ExceptionInfo[CogniteAPIError]) -> tuple[int, str]:
 
 
 def test_spaces_apply_list_retrieve_delete(target: CogniteClient) -> None:
-    created = target.data_modeling.spaces.apply(
-        [SpaceApply("sp_a", name="A", description="first"), SpaceApply("sp_b")]
-    )
+    created = target.data_modeling.spaces.apply([SpaceApply("sp_a", name="A", description="first"), SpaceApply("sp_b")])
     assert [(s.space, s.name, s.description, s.is_global) for s in created] == [
         ("sp_a", "A", "first", False),
         ("sp_b", None, None, False),
@@ -191,13 +189,8 @@ def test_own_container_and_view(target: CogniteClient, pi_schema: None) -> None:
     assert container is not None and container.name == "PI tag" and not container.is_global
     assert container.properties["tag"].nullable is False
     assert container.properties["scale"].default_value == 1.0
-    assert (
-        isinstance(container.properties["labels"].type, Text) and container.properties["labels"].type.is_list
-    )
-    assert (
-        container.as_apply().dump()
-        == target.data_modeling.containers.retrieve(PI_CONTAINER).as_apply().dump()
-    )
+    assert isinstance(container.properties["labels"].type, Text) and container.properties["labels"].type.is_list
+    assert container.as_apply().dump() == target.data_modeling.containers.retrieve(PI_CONTAINER).as_apply().dump()
 
     (view,) = target.data_modeling.views.retrieve(PI_VIEW)
     assert view.writable and not view.is_global and view.used_for == "node"
@@ -243,14 +236,10 @@ def test_schema_validation(target: CogniteClient, space: str, pi_schema: None) -
         target.data_modeling.containers.apply(
             ContainerApply("sp_missing", "C", properties={"p": ContainerPropertyApply(Text())})
         )
-    assert (
-        exc.value.code == 400 and "sp_missing" in exc.value.message and "does not exist" in exc.value.message
-    )
+    assert exc.value.code == 400 and "sp_missing" in exc.value.message and "does not exist" in exc.value.message
     with pytest.raises(CogniteAPIError) as exc:
         target.data_modeling.views.apply(
-            ViewApply(
-                space, "Bad", "v1", properties={"x": MappedPropertyApply(ContainerId(space, "Nope"), "x")}
-            )
+            ViewApply(space, "Bad", "v1", properties={"x": MappedPropertyApply(ContainerId(space, "Nope"), "x")})
         )
     assert exc.value.code == 400 and "Nope" in exc.value.message
     with pytest.raises(CogniteAPIError) as exc:
@@ -259,9 +248,7 @@ def test_schema_validation(target: CogniteClient, space: str, pi_schema: None) -
         )
     assert exc.value.code == 400 and "'nope'" in exc.value.message
     with pytest.raises(CogniteAPIError) as exc:
-        target.data_modeling.views.apply(
-            ViewApply(space, "Bad", "v1", implements=[ViewId(space, "Nope", "v1")])
-        )
+        target.data_modeling.views.apply(ViewApply(space, "Bad", "v1", implements=[ViewId(space, "Nope", "v1")]))
     assert exc.value.code == 400
     with pytest.raises(CogniteAPIError) as exc:  # a property's type cannot change
         target.data_modeling.containers.apply(
@@ -294,9 +281,7 @@ def test_cognite_time_series_nodes_are_time_series(target: CogniteClient, space:
         False,
     )
     assert numeric.instance_id == NodeId(space, "pi:num") and numeric.external_id is None
-    both = target.time_series.retrieve_multiple(
-        instance_ids=[NodeId(space, "pi:str"), NodeId(space, "pi:num")]
-    )
+    both = target.time_series.retrieve_multiple(instance_ids=[NodeId(space, "pi:str"), NodeId(space, "pi:num")])
     assert {ts.instance_id.external_id: ts.is_string for ts in both} == {"pi:str": True, "pi:num": False}
 
     # Properties written later through the CDM view reach the time series too.
@@ -348,9 +333,7 @@ def test_view_implementing_cognite_time_series(target: CogniteClient, pi_schema:
     target.data_modeling.instances.apply(node)
     ts = target.time_series.retrieve(instance_id=NodeId(SPACE, "pi:impl"))
     assert ts is not None and (ts.name, ts.is_step, ts.is_string) == ("Impl", True, False)
-    result = target.data_modeling.instances.retrieve(
-        NodeId(SPACE, "pi:impl"), sources=[PI_TS_VIEW, CDM_TS, PI_VIEW]
-    )
+    result = target.data_modeling.instances.retrieve(NodeId(SPACE, "pi:impl"), sources=[PI_TS_VIEW, CDM_TS, PI_VIEW])
     (read,) = result.nodes
     assert read.properties[PI_TS_VIEW] == {"piTag": "T-1", "isStep": True, "type": "numeric", "name": "Impl"}
     assert read.properties[CDM_TS] == {"isStep": True, "type": "numeric", "name": "Impl"}
@@ -403,9 +386,7 @@ def test_node_with_two_views(target: CogniteClient, pi_schema: None) -> None:
         nid,
         ts_only,
     ]
-    assert target.data_modeling.instances.retrieve(
-        [nid, ts_only], sources=[CDM_TS, PI_VIEW]
-    ).nodes.as_ids() == [nid]
+    assert target.data_modeling.instances.retrieve([nid, ts_only], sources=[CDM_TS, PI_VIEW]).nodes.as_ids() == [nid]
     listed = target.data_modeling.instances.list(space=SPACE, sources=[PI_VIEW], limit=None)
     assert listed.as_ids() == [nid]
     # The SDK's DM time-series API relies on that to return only time series.
@@ -488,15 +469,11 @@ def test_value_and_property_checks(target: CogniteClient, pi_schema: None) -> No
 def test_type_change_is_refused_and_request_is_atomic(target: CogniteClient, space: str) -> None:
     target.data_modeling.instances.apply(_ts(space, "pi:t", name="T"))
     with pytest.raises(CogniteAPIError) as exc:
-        target.data_modeling.instances.apply(
-            [_ts(space, "pi:new"), _ts(space, "pi:t", "string", name="changed")]
-        )
+        target.data_modeling.instances.apply([_ts(space, "pi:new"), _ts(space, "pi:t", "string", name="changed")])
     assert exc.value.code == 400
     assert "pi:t" in exc.value.message and "type" in exc.value.message
     # Nothing of the request was written: the node, its series and the other new node are as before.
-    (node,) = target.data_modeling.instances.retrieve_nodes(
-        [NodeId(space, "pi:t")], node_cls=CogniteTimeSeries
-    )
+    (node,) = target.data_modeling.instances.retrieve_nodes([NodeId(space, "pi:t")], node_cls=CogniteTimeSeries)
     assert (node.version, node.time_series_type, node.name) == (1, "numeric", "T")
     assert target.time_series.retrieve(instance_id=NodeId(space, "pi:t")).is_string is False
     assert target.data_modeling.instances.retrieve(NodeId(space, "pi:new")).nodes == []
@@ -516,9 +493,7 @@ def test_delete_node_removes_its_time_series(target: CogniteClient, space: str) 
     assert target.data_modeling.instances.retrieve(NodeId(space, "pi:del")).nodes == []
     # Recreated, the node gets a fresh series without the old datapoints.
     target.data_modeling.instances.apply(_ts(space, "pi:del"))
-    assert (
-        len(target.time_series.data.retrieve(instance_id=NodeId(space, "pi:del"), start=0, end=NOW_MS)) == 0
-    )
+    assert len(target.time_series.data.retrieve(instance_id=NodeId(space, "pi:del"), start=0, end=NOW_MS)) == 0
 
 
 # --- listing and filtering ---
@@ -555,9 +530,7 @@ def test_filters(target: CogniteClient, pi_schema: None) -> None:
     )
 
     def ids(flt: filters.Filter, **kwargs: object) -> list[str]:
-        return sorted(
-            n.external_id for n in target.data_modeling.instances.list(filter=flt, limit=None, **kwargs)
-        )
+        return sorted(n.external_id for n in target.data_modeling.instances.list(filter=flt, limit=None, **kwargs))
 
     assert ids(filters.Prefix(["node", "externalId"], "a:")) == ["a:1", "a:2"]
     assert ids(filters.Equals(["node", "externalId"], "b:1")) == ["b:1"]
@@ -571,9 +544,7 @@ def test_filters(target: CogniteClient, pi_schema: None) -> None:
     ) == ["b:1", "p:1"]
     assert ids(filters.Equals(CDM_TS.as_property_ref("type"), "string")) == ["a:2"]
     assert ids(filters.Range(PI_VIEW.as_property_ref("count"), gte=5)) == ["p:1"]
-    assert ids(
-        filters.And(filters.HasData(views=[CDM_TS]), filters.Prefix(CDM_TS.as_property_ref("name"), "t"))
-    ) == [
+    assert ids(filters.And(filters.HasData(views=[CDM_TS]), filters.Prefix(CDM_TS.as_property_ref("name"), "t"))) == [
         "a:2",
         "b:1",
     ]
@@ -606,9 +577,7 @@ def test_schema_list_cursors(target: CogniteClient) -> None:
 def test_direct_relations(target: CogniteClient, space: str) -> None:
     node = _ts(space, "pi:rel", assets=[(space, "asset:1")], unit=("cdf_cdm_units", "temperature:deg_c"))
     target.data_modeling.instances.apply(node)
-    (read,) = target.data_modeling.instances.retrieve_nodes(
-        [NodeId(space, "pi:rel")], node_cls=CogniteTimeSeries
-    )
+    (read,) = target.data_modeling.instances.retrieve_nodes([NodeId(space, "pi:rel")], node_cls=CogniteTimeSeries)
     assert [a.as_tuple() for a in read.assets] == [(space, "asset:1")]
     assert read.unit.as_tuple() == ("cdf_cdm_units", "temperature:deg_c")
     # The missing target was created as an empty node, as autoCreateDirectRelations does.

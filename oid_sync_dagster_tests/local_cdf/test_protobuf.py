@@ -28,8 +28,7 @@ MIN_TS, MAX_TS = -2208988800000, 4102444800000  # CDF's timestamp range: 1900 ..
 EDGE_TS = [0, 1, 127, 128, 16383, 16384, 2**31, 2**35 - 1, 2**35, 2**53, MIN_TS, MAX_TS, -1]
 # Every varint width boundary, plus the extremes of int64 (wider than CDF allows, but still int64).
 BOUNDARY_TS = sorted(
-    {b for k in range(1, 10) for b in (2 ** (7 * k) - 1, 2 ** (7 * k)) if b < 2**63}
-    | {-(2**63), 2**63 - 1, -1, 0}
+    {b for k in range(1, 10) for b in (2 ** (7 * k) - 1, 2 ** (7 * k)) if b < 2**63} | {-(2**63), 2**63 - 1, -1, 0}
 )
 
 HEADER = ItemHeader(
@@ -41,9 +40,7 @@ HEADER = ItemHeader(
     unit="degC",
     next_cursor="cursor-abc",
 )
-BARE = ItemHeader(
-    id=7, external_id=None, instance_id=None, is_string=False, is_step=False, unit=None, next_cursor=None
-)
+BARE = ItemHeader(id=7, external_id=None, instance_id=None, is_string=False, is_step=False, unit=None, next_cursor=None)
 
 
 @pytest.fixture(autouse=True, params=["default", "numpy", "python"])
@@ -251,9 +248,7 @@ def test_all_status_points() -> None:
     rng = np.random.default_rng(3)
     n = 5_000
     ts = np.arange(n, dtype=np.int64) * 60_000
-    status = rng.choice(
-        np.array([BAD, UNCERTAIN, BAD | 7, UNCERTAIN | 0xFFFF, BAD | 0x3FFFFFFF], np.uint32), n
-    )
+    status = rng.choice(np.array([BAD, UNCERTAIN, BAD | 7, UNCERTAIN | 0xFFFF, BAD | 0x3FFFFFFF], np.uint32), n)
     encode_and_check(ts, rng.standard_normal(n), status, rng.random(n) < 0.3)
 
 
@@ -305,9 +300,7 @@ def test_sdk_reads_header_and_arrays() -> None:
     values = np.array([1.5, np.nan, 2.5, 7.0, -np.inf])
     status = np.array([GOOD, GOOD, BAD, UNCERTAIN, GOOD], np.uint32)
     null_mask = status == BAD
-    header = ItemHeader(
-        5, "ext", ("sp", "xid"), False, True, "degC", None, unit_external_id="temperature:deg_c"
-    )
+    header = ItemHeader(5, "ext", ("sp", "xid"), False, True, "degC", None, unit_external_id="temperature:deg_c")
     item = parse_one(encode_numeric_item(header, ts, values, status, null_mask))
     info = get_ts_info_from_proto(item)
     assert info["id"] == 5 and info["external_id"] == "ext" and info["type"] == "numeric"
@@ -339,9 +332,7 @@ def test_several_items_in_order() -> None:
         header = ItemHeader(i + 1, f"ts-{i}", None, False, bool(i % 2), None, f"cur-{i}" if i % 3 else None)
         specs.append((header, ts, values))
         encoded.append(encode_numeric_item(header, ts, values))
-    encoded.append(
-        encode_string_item(ItemHeader(99, "s", None, True, False, None, None), np.array([1]), ["x"])
-    )
+    encoded.append(encode_string_item(ItemHeader(99, "s", None, True, False, None, None), np.array([1]), ["x"]))
     items = parse(*encoded)
     assert len(items) == 7
     for item, (header, ts, values) in zip(items[:-1], specs, strict=True):
@@ -422,9 +413,7 @@ def check_strings(
 ) -> None:
     assert item.WhichOneof("datapointType") == "stringDatapoints"
     dps = item.stringDatapoints.datapoints
-    nulls = np.array([v is None for v in values]) | (
-        np.zeros(len(values), bool) if null_mask is None else null_mask
-    )
+    nulls = np.array([v is None for v in values]) | (np.zeros(len(values), bool) if null_mask is None else null_mask)
     check_points(dps, timestamps, status, nulls)
     assert [dp.value for dp in dps] == ["" if null else v for v, null in zip(values, nulls, strict=True)]
 
@@ -454,9 +443,7 @@ def test_strings_status_and_nulls() -> None:
     words = ["on", "off", "", "ümlaut", "長い" * 40, "z" * 130]
     values: list[str | None] = [words[i] for i in rng.integers(0, len(words), n)]
     ts = np.sort(rng.integers(MIN_TS, MAX_TS, n))
-    status = np.where(rng.random(n) < 0.1, BAD, np.where(rng.random(n) < 0.05, UNCERTAIN, GOOD)).astype(
-        np.uint32
-    )
+    status = np.where(rng.random(n) < 0.1, BAD, np.where(rng.random(n) < 0.05, UNCERTAIN, GOOD)).astype(np.uint32)
     null_mask = (status == BAD) & (rng.random(n) < 0.5)
     values[5] = None  # None counts as null too
     item = parse_one(encode_string_item(BARE, ts, values, status, null_mask))
@@ -491,9 +478,7 @@ def test_100k_ascii_strings() -> None:
 # --- aggregates
 
 
-def check_aggregates(
-    item: DataPointListItem, timestamps: np.ndarray, aggregates: dict[str, np.ndarray]
-) -> None:
+def check_aggregates(item: DataPointListItem, timestamps: np.ndarray, aggregates: dict[str, np.ndarray]) -> None:
     assert item.WhichOneof("datapointType") == "aggregateDatapoints"
     dps = item.aggregateDatapoints.datapoints
     assert len(dps) == len(timestamps)
@@ -512,9 +497,7 @@ def check_aggregates(
 def test_aggregates_all_fields_with_absent_entries() -> None:
     rng = np.random.default_rng(7)
     n = 2_000
-    ts = (
-        np.sort(rng.choice(np.arange(MIN_TS // 3_600_000, MAX_TS // 3_600_000), n, replace=False)) * 3_600_000
-    )
+    ts = np.sort(rng.choice(np.arange(MIN_TS // 3_600_000, MAX_TS // 3_600_000), n, replace=False)) * 3_600_000
     aggregates = {name: rng.standard_normal(n) * 1e6 for name in AGGREGATE_FIELDS}
     aggregates["count"] = rng.integers(0, 5000, n).astype(np.float64)
     empty = aggregates["count"] == 0

@@ -90,9 +90,7 @@ def test_database_and_table_listing_pages_with_cursors(target: CogniteClient) ->
     target.raw.databases.create(names)
     seen, cursor = [], None
     while True:
-        page = target.get(
-            f"{API}/raw/dbs", params={"limit": 10, **({"cursor": cursor} if cursor else {})}
-        ).json()
+        page = target.get(f"{API}/raw/dbs", params={"limit": 10, **({"cursor": cursor} if cursor else {})}).json()
         seen += [item["name"] for item in page["items"]]
         if not (cursor := page.get("nextCursor")):
             break
@@ -106,9 +104,7 @@ def test_database_and_table_listing_pages_with_cursors(target: CogniteClient) ->
 def test_tables_create_with_ensure_parent(target: CogniteClient) -> None:
     with pytest.raises(CogniteNotFoundError):
         target.post(f"{API}/raw/dbs/fresh/tables", json={"items": [{"name": "t"}]})
-    answer = target.post(
-        f"{API}/raw/dbs/fresh/tables", json={"items": [{"name": "t"}]}, params={"ensureParent": True}
-    )
+    answer = target.post(f"{API}/raw/dbs/fresh/tables", json={"items": [{"name": "t"}]}, params={"ensureParent": True})
     assert answer.json()["items"] == [{"name": "t", "createdTime": NOW_MS}]
     assert target.raw.databases.list(limit=None).as_names() == ["fresh"]
 
@@ -119,9 +115,7 @@ def test_tables_create_with_ensure_parent(target: CogniteClient) -> None:
 def test_rows_insert_chunked_list_retrieve_delete(target: CogniteClient, local_cdf: RunningLocalCDF) -> None:
     target.raw.databases.create("db")
     target.raw.tables.create("db", "t")
-    rows = {
-        f"key-{i:06d}": {"i": i, "name": f"row {i}", "nested": {"even": i % 2 == 0}} for i in range(12_345)
-    }
+    rows = {f"key-{i:06d}": {"i": i, "name": f"row {i}", "nested": {"even": i % 2 == 0}} for i in range(12_345)}
     target.raw.rows.insert("db", "t", rows)
     assert _posts(local_cdf, "/raw/dbs/db/tables/t/rows") == 3  # the SDK chunks at 5,000 rows
 
@@ -265,18 +259,14 @@ def test_extraction_pipeline_create_retrieve_update_delete(target: CogniteClient
     with pytest.raises(CogniteNotFoundError) as missing:
         target.extraction_pipelines.retrieve_multiple(external_ids=["second", "nope"])
     assert missing.value.not_found == [{"externalId": "nope"}]
-    some = target.extraction_pipelines.retrieve_multiple(
-        external_ids=["second", "nope"], ignore_unknown_ids=True
-    )
+    some = target.extraction_pipelines.retrieve_multiple(external_ids=["second", "nope"], ignore_unknown_ids=True)
     assert some.as_external_ids() == ["second"]
     assert sorted(target.extraction_pipelines.list(limit=None).as_external_ids()) == [
         "oid-sync",
         "second",
         "third",
     ]
-    listed = target.post(
-        f"{API}/extpipes/list", json={"filter": {"externalIdPrefix": "th"}, "limit": 10}
-    ).json()
+    listed = target.post(f"{API}/extpipes/list", json={"filter": {"externalIdPrefix": "th"}, "limit": 10}).json()
     assert [p["externalId"] for p in listed["items"]] == ["third"]
 
     updated = target.extraction_pipelines.update(
@@ -395,9 +385,7 @@ def test_writes_to_publicdata_are_refused(source: CogniteClient) -> None:
         lambda: source.raw.rows.insert("db", "t", {"k": {"v": 1}}, ensure_parent=True),
         lambda: source.extraction_pipelines.create(_pipeline()),
         lambda: source.extraction_pipelines.runs.create(ExtractionPipelineRunWrite("oid-sync", "success")),
-        lambda: source.extraction_pipelines.config.create(
-            ExtractionPipelineConfigWrite("oid-sync", config="x")
-        ),
+        lambda: source.extraction_pipelines.config.create(ExtractionPipelineConfigWrite("oid-sync", config="x")),
     ]
     for attempt in attempts:
         with pytest.raises(CogniteAPIError) as refused:

@@ -93,11 +93,7 @@ def test_step_and_string_series_look_like_controller_points() -> None:
 
 
 def test_ids_external_ids_and_names_are_unique_and_stable() -> None:
-    assert (
-        len({s.id for s in CATALOG})
-        == len({s.external_id for s in CATALOG})
-        == len({s.name for s in CATALOG})
-    )
+    assert len({s.id for s in CATALOG}) == len({s.external_id for s in CATALOG}) == len({s.name for s in CATALOG})
     assert len({s.id for s in CATALOG}) == 363
     for s in CATALOG:
         assert 0 < s.id < 2**53
@@ -111,9 +107,7 @@ def test_ids_external_ids_and_names_are_unique_and_stable() -> None:
 def test_names_follow_the_tag_pattern_and_group_by_instrument() -> None:
     for s in CATALOG:
         assert re.match(r"^VAL_\d+-[A-Z]+-[0-9A-Z-]+:", s.name), s.name
-    groups = Counter(
-        next((group for group, codes in GROUPS.items() if code_of(s) in codes), "other") for s in CATALOG
-    )
+    groups = Counter(next((group for group, codes in GROUPS.items() if code_of(s) in codes), "other") for s in CATALOG)
     assert set(groups) == {*GROUPS, "other"}
     assert all(n >= 10 for n in groups.values()), groups
 
@@ -207,9 +201,7 @@ def test_same_query_gives_the_same_arrays() -> None:
     ab=st.integers(1, 2 * DAY),
     bc=st.integers(1, 2 * DAY),
 )
-def test_points_split_anywhere_concatenate_to_the_whole(
-    series: SourceSeries, a: int, ab: int, bc: int
-) -> None:
+def test_points_split_anywhere_concatenate_to_the_whole(series: SourceSeries, a: int, ab: int, bc: int) -> None:
     a += HISTORY_START
     b, c = a + ab, a + ab + bc
     whole = SOURCE.points(series, a, c)
