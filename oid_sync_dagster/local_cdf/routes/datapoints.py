@@ -271,8 +271,16 @@ def retrieve(ctx: Context) -> Response | dict[str, Any]:
             if as_protobuf:
                 encoded.append(encode_aggregate_item(_header(series, cursor), starts, values))
             else:
+                # Counts are integers in CDF's JSON; the other aggregates are doubles.
                 rows = [
-                    {"timestamp": t, **{k: float(v[i]) for k, v in values.items() if not math.isnan(v[i])}}
+                    {
+                        "timestamp": t,
+                        **{
+                            k: int(v[i]) if k.startswith("count") else float(v[i])
+                            for k, v in values.items()
+                            if not math.isnan(v[i])
+                        },
+                    }
                     for i, t in enumerate(starts.tolist())
                 ]
                 json_items.append(_json_item(series, cursor, rows))
@@ -427,10 +435,14 @@ def insert(ctx: Context) -> dict[str, Any]:
     identifiers = [{k: v for k, v in i.items() if k != "datapoints"} for i in items]
     found = resolve(project, identifiers, ignore_unknown=False)
     # Validate everything first: a request is written whole or not at all.
-    parsed = [(series, _parse_points(series, items[index].get("datapoints"))) for index, series in found]
+    parsed: dict[int, tuple[TimeSeriesRecord, list[Points]]] = {}
+    for index, series in found:
+        parsed.setdefault(series.id, (series, []))[1].append(_parse_points(series, items[index].get("datapoints")))
     with project.db.write() as conn:
-        for series, points in parsed:
-            dp_store.write_points(conn, series.id, series.is_string, points)
+        # One merge per series: items naming the same series (in request order, so the last value still wins)
+        # would otherwise rewrite the same day blocks once per item.
+        for series, parts in parsed.values():
+            dp_store.write_points(conn, series.id, series.is_string, Points.concat(parts, series.is_string))
     return {}
 
 

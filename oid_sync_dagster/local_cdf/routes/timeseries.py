@@ -85,6 +85,9 @@ def _page(records: list[TimeSeriesRecord], body: dict[str, Any]) -> dict[str, An
 
 def list_series(ctx: Context) -> dict[str, Any]:
     body = ctx.body or {}
+    if body.get("sort"):
+        # Refused rather than ignored: a caller asking for an order must not silently get id order.
+        raise bad_request("sort is not supported by the local CDF; time series are listed in id order.")
     records = ctx.project.list_series()
     if spec := body.get("filter"):
         records = [r for r in records if filters.classic(spec)(r)]
