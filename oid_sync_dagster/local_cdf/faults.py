@@ -9,7 +9,6 @@ from __future__ import annotations
 import random
 import re
 import threading
-import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
@@ -101,7 +100,3 @@ class RequestLog:
         with self._lock:
             self.records.clear()
             self.counts.clear()
-
-
-def now() -> float:
-    return time.monotonic()
