@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import threading
 from abc import ABC, abstractmethod
-from functools import cached_property
 from typing import Any
 
 from oid_sync_dagster.local_cdf.errors import bad_request
@@ -132,12 +131,10 @@ class TargetProject(Project):
 class ProjectRegistry:
     def __init__(self, settings: LocalCDFSettings) -> None:
         self._settings = settings
+        # Built once, up front: request threads must all see one source (one history start).
+        self.source = SourceProject(settings)
         self._targets: dict[str, TargetProject] = {}
         self._lock = threading.Lock()
-
-    @cached_property
-    def source(self) -> SourceProject:
-        return SourceProject(self._settings)
 
     def get(self, name: str) -> Project:
         if name == self._settings.source_project:

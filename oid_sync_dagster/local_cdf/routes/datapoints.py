@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 from oid_sync_dagster.local_cdf import aggregates as agg
 from oid_sync_dagster.local_cdf import status as st
 from oid_sync_dagster.local_cdf.cursors import decode_cursor, encode_cursor
-from oid_sync_dagster.local_cdf.errors import bad_request, not_found
+from oid_sync_dagster.local_cdf.errors import bad_request
 from oid_sync_dagster.local_cdf.points import Points
 from oid_sync_dagster.local_cdf.projects import Project
 from oid_sync_dagster.local_cdf.protobuf import (
@@ -433,12 +433,14 @@ def insert(ctx: Context) -> dict[str, Any]:
     if total > MAX_INSERT_POINTS:
         raise bad_request(f"At most {MAX_INSERT_POINTS} datapoints per request, got {total}.")
     identifiers = [{k: v for k, v in i.items() if k != "datapoints"} for i in items]
-    found = resolve(project, identifiers, ignore_unknown=False)
-    # Validate everything first: a request is written whole or not at all.
-    parsed: dict[int, tuple[TimeSeriesRecord, list[Points]]] = {}
-    for index, series in found:
-        parsed.setdefault(series.id, (series, []))[1].append(_parse_points(series, items[index].get("datapoints")))
+    # Resolve and write in one transaction, so a series deleted meanwhile fails the request instead of taking
+    # points that nobody can read; validation still precedes any write (all or nothing). Parsing under the lock
+    # costs little: one server process parses under the GIL anyway.
     with project.db.write() as conn:
+        parsed: dict[int, tuple[TimeSeriesRecord, list[Points]]] = {}
+        for index, series in resolve(project, identifiers, ignore_unknown=False):
+            points = _parse_points(series, items[index].get("datapoints"))
+            parsed.setdefault(series.id, (series, []))[1].append(points)
         # One merge per series: items naming the same series (in request order, so the last value still wins)
         # would otherwise rewrite the same day blocks once per item.
         for series, parts in parsed.values():
@@ -458,12 +460,9 @@ def delete(ctx: Context) -> dict[str, Any]:
         ranges.append((parse_identifier({k: item[k] for k in ("id", "externalId", "instanceId") if k in item}),
                        begin, end))  # fmt: skip
     with project.db.write() as conn:
-        missing = [ident for ident, _, _ in ranges if project.lookup(ident) is None]
-        if missing:
-            raise not_found("Time series not found.", missing)
-        for ident, begin, end in ranges:
-            series = project.lookup(ident)
-            assert series is not None
+        found = resolve(project, [ident for ident, _, _ in ranges], ignore_unknown=False)
+        for index, series in found:
+            _, begin, end = ranges[index]
             dp_store.delete_range(conn, series.id, series.is_string, begin, end)
     return {}
 

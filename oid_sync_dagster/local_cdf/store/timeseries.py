@@ -85,51 +85,39 @@ def lookup(conn: sqlite3.Connection, identifier: dict[str, Any]) -> TimeSeriesRe
     return _record(row) if row else None
 
 
-def insert(conn: sqlite3.Connection, record: TimeSeriesRecord) -> None:
-    conn.execute(
-        f"INSERT INTO timeseries ({_COLUMNS}) VALUES ({', '.join('?' * 16)})",
-        (
-            record.id,
-            record.external_id,
-            record.instance_id[0] if record.instance_id else None,
-            record.instance_id[1] if record.instance_id else None,
-            record.name,
-            record.description,
-            int(record.is_string),
-            int(record.is_step),
-            record.unit,
-            record.unit_external_id,
-            json.dumps(record.metadata),
-            record.asset_id,
-            record.data_set_id,
-            json.dumps(record.security_categories),
-            record.created_time,
-            record.last_updated_time,
-        ),
+def _row(record: TimeSeriesRecord) -> tuple:
+    """The record's values in `_COLUMNS` order."""
+    space, instance_external_id = record.instance_id or (None, None)
+    return (
+        record.id,
+        record.external_id,
+        space,
+        instance_external_id,
+        record.name,
+        record.description,
+        int(record.is_string),
+        int(record.is_step),
+        record.unit,
+        record.unit_external_id,
+        json.dumps(record.metadata),
+        record.asset_id,
+        record.data_set_id,
+        json.dumps(record.security_categories),
+        record.created_time,
+        record.last_updated_time,
     )
+
+
+_PLACEHOLDERS = ", ".join("?" * len(_COLUMNS.split(",")))
+
+
+def insert(conn: sqlite3.Connection, record: TimeSeriesRecord) -> None:
+    conn.execute(f"INSERT INTO timeseries ({_COLUMNS}) VALUES ({_PLACEHOLDERS})", _row(record))
 
 
 def save(conn: sqlite3.Connection, record: TimeSeriesRecord) -> None:
-    """Write back every mutable field of an existing row."""
-    conn.execute(
-        "UPDATE timeseries SET external_id = ?, name = ?, description = ?, is_step = ?, unit = ?, "
-        "unit_external_id = ?, metadata = ?, asset_id = ?, data_set_id = ?, security_categories = ?, "
-        "last_updated_time = ? WHERE id = ?",
-        (
-            record.external_id,
-            record.name,
-            record.description,
-            int(record.is_step),
-            record.unit,
-            record.unit_external_id,
-            json.dumps(record.metadata),
-            record.asset_id,
-            record.data_set_id,
-            json.dumps(record.security_categories),
-            record.last_updated_time,
-            record.id,
-        ),
-    )
+    """Write back an existing row. Type and identity never change, so writing every column is safe."""
+    conn.execute(f"UPDATE timeseries SET ({_COLUMNS}) = ({_PLACEHOLDERS}) WHERE id = ?", (*_row(record), record.id))
 
 
 def delete(conn: sqlite3.Connection, ts_id: int) -> None:
