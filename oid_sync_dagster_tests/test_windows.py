@@ -282,6 +282,31 @@ def test_outage_longer_than_limit_resumes_at_limit() -> None:
     assert covered == skipped.duration_ms
 
 
+@given(st.one_of(st.none(), TS), TS, OFFSETS, LIMITS, st.integers(min_value=0, max_value=3 * WEEK_MS))
+def test_reach_back_fills_the_open_week_whole(mark: int | None, edge: int, offset: int, limit: int, lag: int) -> None:
+    # The engine passes the open week's source start: after any outage the open week is covered from its
+    # start (no sealed week covers it), and closed weeks are left to sealing as before.
+    now = NOW + lag
+    open_week_source_start = source_window_for_week(week_start(now), offset).start
+    window = realtime_source_window(mark, edge, now, offset, limit, reach_back_to=open_week_source_start)
+    plain = realtime_source_window(mark, edge, now, offset, limit)
+    if plain is None:
+        assert window is None
+        return
+    assert window is not None and window.end == plain.end
+    expected_floor = min(plain.end - limit, open_week_source_start)
+    assert window.start == (expected_floor if mark is None else max(mark, expected_floor))
+    assert window.start <= plain.start  # never reaches back less than without it
+
+
+def test_reach_back_example() -> None:
+    # Tuesday 12:00 target time, no mark: realtime reads from Monday 00:00 - offset, not just the last day.
+    source_monday = MONDAY - DEFAULT_OFFSET
+    edge = NOW - 168 * HOUR_MS
+    window = realtime_source_window(None, edge, NOW, DEFAULT_OFFSET, DAY_MS, reach_back_to=source_monday)
+    assert window == Window(source_monday, NOW - DEFAULT_OFFSET + 1)
+
+
 # ---------- history ----------
 
 

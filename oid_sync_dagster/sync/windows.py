@@ -108,6 +108,8 @@ def realtime_source_window(
     now: int,
     offset_ms: int,
     catch_up_limit_ms: int,
+    *,
+    reach_back_to: int | None = None,
 ) -> Window | None:
     """Rule 4: the source range a realtime run reads for one series; None when nothing is due.
 
@@ -116,6 +118,9 @@ def realtime_source_window(
     + 1), so the shifted points never pass now (rule 2) and never ask for unpublished data. A mark older
     than end - limit (or no mark at all) starts at end - limit; week sealing heals what lies between.
     The next run's mark is the returned window's end, so consecutive runs neither gap nor overlap.
+
+    reach_back_to lowers that floor to min(end - limit, reach_back_to): the engine passes the source start
+    of the open target week, which no sealed week covers, so realtime always fills the open week whole.
     """
     _require_int("now", now)
     _require_int("offset_ms", offset_ms)
@@ -125,6 +130,8 @@ def realtime_source_window(
         return None
     end = min(_require_int("source_edge", source_edge) + 1, now - offset_ms + 1)
     floor = end - catch_up_limit_ms
+    if reach_back_to is not None:
+        floor = min(floor, _require_int("reach_back_to", reach_back_to))
     start = floor if synced_through is None else max(_require_int("synced_through", synced_through), floor)
     if start >= end:
         return None

@@ -1,0 +1,273 @@
+"""The sync engine: catalog, history weeks and realtime passes over a source and a target CogniteClient.
+
+This is the one entry point the Dagster layer and the CLI call. It holds no state between calls: whatever
+must survive (the offset in use, synced-through marks) is in the target (sync/state.py), so a lost Dagster
+instance loses nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from cognite.client import CogniteClient
+from cognite.client.data_classes.data_modeling import ViewId
+from cognite.client.exceptions import CogniteException
+
+from oid_sync_dagster.config import SyncConfig
+from oid_sync_dagster.sync import state as sync_state
+from oid_sync_dagster.sync.catalog import CatalogSync, list_source_series, read_target_nodes, upsert_target_nodes
+from oid_sync_dagster.sync.copy import CopySettings, CopyTask, Progress, copy_windows
+from oid_sync_dagster.sync.edge import published_edge, published_part
+from oid_sync_dagster.sync.model import CatalogSeries, SeriesState, SyncResult
+from oid_sync_dagster.sync.windows import (
+    Window,
+    clip_to_now,
+    realtime_source_window,
+    shift,
+    source_window_for_week,
+    target_week_window,
+    week_start,
+)
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    offset_ms: int
+    instance_space: str
+    view: ViewId
+    catch_up_limit_ms: int
+    edge_ceiling_ago_ms: int | None = None  # the legacy sync_all_end
+    create_nodes: bool = True
+    copy: CopySettings = field(default_factory=CopySettings)
+
+    @classmethod
+    def from_config(cls, config: SyncConfig) -> EngineSettings:
+        sync = config.sync_configuration
+        return cls(
+            offset_ms=config.time_offset.offset_ms,
+            instance_space=sync.instance_space,
+            view=ViewId(sync.timeseries_view_space, sync.timeseries_view_external_id, sync.timeseries_view_version),
+            catch_up_limit_ms=sync.realtime_catch_up_limit,
+            edge_ceiling_ago_ms=sync.sync_all_end,
+            copy=CopySettings(
+                points_per_insert=sync.points_per_insert,
+                series_per_read=sync.series_per_read,
+                writers=sync.max_workers,
+            ),
+        )
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        source: CogniteClient,
+        target: CogniteClient,
+        settings: EngineSettings,
+        *,
+        clock: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self.source, self.target, self.settings, self._clock = source, target, settings, clock
+
+    @classmethod
+    def from_config(
+        cls,
+        source: CogniteClient,
+        target: CogniteClient,
+        config: SyncConfig,
+        *,
+        clock: Callable[[], int] = wall_clock_ms,
+    ) -> SyncEngine:
+        return cls(source, target, EngineSettings.from_config(config), clock=clock)
+
+    # ---------- catalog ----------
+
+    def list_catalog(self, external_id_prefix: str = "pi:") -> list[CatalogSeries]:
+        return list_source_series(self.source, external_id_prefix)
+
+    def sync_catalog(self, series: Sequence[CatalogSeries]) -> CatalogSync:
+        """Upsert the target nodes and make sure the state schema exists."""
+        outcome = upsert_target_nodes(
+            self.target,
+            series,
+            instance_space=self.settings.instance_space,
+            view=self.settings.view,
+            create=self.settings.create_nodes,
+        )
+        sync_state.ensure_state_schema(self.target, self.settings.instance_space)
+        return outcome
+
+    def source_edge(self, series: Sequence[CatalogSeries], now: int) -> int | None:
+        return published_edge(
+            self.source, [s.external_id for s in series], now, ceiling_ago_ms=self.settings.edge_ceiling_ago_ms
+        )
+
+    # ---------- syncs ----------
+
+    def sync_weeks(
+        self,
+        series: Sequence[CatalogSeries],
+        weeks: Sequence[int],
+        *,
+        now: int | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> SyncResult:
+        """Copy whole target weeks (newest first), cut at now and at the source's edge; idempotent (rule 5).
+
+        Whether a week is final is the caller's question (windows.week_is_final with result.source_edge):
+        the engine copies what is due and published, and says how much.
+        """
+        now = self._clock() if now is None else now
+        result = SyncResult(kind="weeks", now=now, offset_ms=self.settings.offset_ms)
+        result.source_edge = self.source_edge(series, now)
+        writable = self._prepare(series, result)
+        tasks = []
+        for week in sorted(set(weeks), reverse=True):
+            window = self._due_source_window(target_week_window(week), now, result.source_edge)
+            if window is not None:
+                tasks.extend(CopyTask(s, window) for s in writable)
+        copy_windows(
+            self.source,
+            self.target,
+            tasks,
+            offset_ms=self.settings.offset_ms,
+            instance_space=self.settings.instance_space,
+            now=now,
+            result=result,
+            settings=self.settings.copy,
+            on_progress=on_progress,
+        )
+        return result.finish()
+
+    def sync_realtime(
+        self, series: Sequence[CatalogSeries], *, now: int | None = None, on_progress: ProgressCallback | None = None
+    ) -> SyncResult:
+        """Rule 4: each series from its synced-through mark to the source edge, shifted and capped at now."""
+        now = self._clock() if now is None else now
+        offset = self.settings.offset_ms
+        result = SyncResult(kind="realtime", now=now, offset_ms=offset)
+        result.source_edge = self.source_edge(series, now)
+        states = {s.external_id: s for s in self._read_states(series, result)}
+        writable = self._prepare(series, result, states)
+        # The open target week is covered by no sealed week, so realtime may always reach back to its start.
+        open_week_source_start = source_window_for_week(week_start(now), offset).start
+        tasks = []
+        for item in writable:
+            window = realtime_source_window(
+                states[item.external_id].synced_through,
+                result.source_edge,
+                now,
+                offset,
+                self.settings.catch_up_limit_ms,
+                reach_back_to=open_week_source_start,
+            )
+            if window is not None:
+                tasks.append(CopyTask(item, window))
+        copy_windows(
+            self.source,
+            self.target,
+            tasks,
+            offset_ms=offset,
+            instance_space=self.settings.instance_space,
+            now=now,
+            result=result,
+            settings=self.settings.copy,
+            on_progress=on_progress,
+        )
+        # Advance the mark only for series whose every insert succeeded: a failed one is re-read next run.
+        advanced = [
+            SeriesState(task.series.external_id, offset, task.source_window.end)
+            for task in tasks
+            if result.for_series(task.series.external_id).ok
+        ]
+        self._write_states(advanced, result)
+        return result.finish()
+
+    # ---------- internals ----------
+
+    def _due_source_window(self, target_window: Window, now: int, edge: int | None) -> Window | None:
+        """The source window of a target window, cut at now (rule 2) and at the published edge."""
+        due = clip_to_now(target_window, now)
+        if due is None:
+            return None
+        return published_part(shift(due, -self.settings.offset_ms), edge)
+
+    def _read_states(self, series: Sequence[CatalogSeries], result: SyncResult) -> list[SeriesState]:
+        try:
+            found = sync_state.read_states(self.target, self.settings.instance_space, [s.external_id for s in series])
+        except CogniteException as error:
+            for item in series:
+                result.fail(item.external_id, f"{item.external_id}: reading its sync state failed: {error}")
+            return [SeriesState(s.external_id) for s in series]
+        return list(found.values())
+
+    def _write_states(self, states: list[SeriesState], result: SyncResult) -> None:
+        if not states:
+            return
+        try:
+            sync_state.write_states(self.target, self.settings.instance_space, states)
+        except CogniteException as error:
+            # The data is written; without its mark the next run re-copies it, which is idempotent.
+            for item in states:
+                result.fail(item.external_id, f"{item.external_id}: writing its sync state failed: {error}")
+
+    def _prepare(
+        self,
+        series: Sequence[CatalogSeries],
+        result: SyncResult,
+        states: dict[str, SeriesState] | None = None,
+    ) -> list[CatalogSeries]:
+        """The series that may be written: node present with the right type, offset unchanged (rules 5, 7).
+
+        Adopts nodes without state (made by the predecessor or by a user) by recording the offset before the
+        first write, so a later offset change is always detected.
+        """
+        for item in series:
+            result.for_series(item.external_id)  # every series gets a row, also the ones that fail here
+        if states is None:
+            states = {s.external_id: s for s in self._read_states(series, result)}
+        try:
+            nodes = read_target_nodes(
+                self.target,
+                [s.external_id for s in series],
+                instance_space=self.settings.instance_space,
+                view=self.settings.view,
+            )
+        except CogniteException as error:
+            for item in series:
+                result.fail(item.external_id, f"{item.external_id}: reading its target node failed: {error}")
+            return []
+        writable, adopt = [], []
+        for item in series:
+            name = item.external_id
+            if not result.for_series(name).ok:
+                continue
+            node = nodes.get(name)
+            if node is None:
+                space = self.settings.instance_space
+                result.fail(name, f"{name}: no CogniteTimeSeries node {space}/{name} in the target (sync the catalog)")
+                continue
+            if node.type is not None and node.type != item.type:
+                result.fail(
+                    name,
+                    f"{name}: the target node is a {node.type} time series but the source series is {item.type}; "
+                    "skipped",
+                )
+                continue
+            state = states.get(name, SeriesState(name))
+            if problem := sync_state.offset_conflict(state, self.settings.offset_ms):
+                result.fail(name, problem)
+                continue
+            if state.offset_ms is None:
+                adopt.append(SeriesState(name, self.settings.offset_ms, state.synced_through))
+            writable.append(item)
+        self._write_states(adopt, result)
+        return [item for item in writable if result.for_series(item.external_id).ok]
