@@ -77,7 +77,7 @@ class CDFMiddleware:
     def _deny(self, scope: Scope) -> Response | None:
         authorization = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1") or None
         try:
-            self.issuer.verify(authorization, self.settings.clock())
+            self.issuer.verify(authorization, self.settings.auth_clock())
         except CDFError as exc:
             return JSONResponse(exc.body(), status_code=exc.status)
         return None
@@ -118,12 +118,12 @@ def create_app(settings: LocalCDFSettings | None = None) -> Starlette:
             client_id, secret, _scope = parse_client_credentials(
                 await request.body(), request.headers.get("authorization")
             )
-            return JSONResponse(issuer.issue(client_id, secret, settings.clock()))
+            return JSONResponse(issuer.issue(client_id, secret, settings.auth_clock()))
         except OAuthError as exc:
             return JSONResponse({"error": exc.error, "error_description": exc.description}, exc.status)
 
     async def inspect(request: Request) -> Response:
-        claims = issuer.verify(request.headers.get("authorization"), settings.clock())
+        claims = issuer.verify(request.headers.get("authorization"), settings.auth_clock())
         projects = [{"projectUrlName": name, "groups": [1]} for name in registry.known_projects()]
         capabilities: list[dict[str, Any]] = [
             {acl: {"actions": ["READ", "WRITE"], "scope": {"all": {}}}, "projectScope": {"allProjects": {}}}

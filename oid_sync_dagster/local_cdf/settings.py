@@ -34,7 +34,10 @@ class LocalCDFSettings:
     density: Density = field(default_factory=Density)
     catalog_csv: Path | None = None
     catalog_seed: int = 0
-    clock: Callable[[], float] = time.time  # seconds; tests freeze it
+    clock: Callable[[], float] = time.time  # seconds: the data's "now" (published edge, timestamps); tests move it
+    # Token expiry follows the client's own wall clock (the SDK refreshes by it), so it has a clock of its own:
+    # a test that moves the data clock by days must not expire every cached token.
+    auth_clock: Callable[[], float] = time.time
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

@@ -179,7 +179,7 @@ def test_sdk_with_an_invalid_token_raises_project_access_error(local_cdf: Runnin
 
 def test_expired_token_is_rejected(tmp_path: Path) -> None:
     clock = MutableClock(FROZEN_NOW_S)
-    settings = LocalCDFSettings(data_dir=tmp_path / "cdf", clock=clock, token_ttl_s=600)
+    settings = LocalCDFSettings(data_dir=tmp_path / "cdf", auth_clock=clock, token_ttl_s=600)
     with serve_in_thread(settings) as cdf:
         token = fetch_token(cdf)
         headers = {"authorization": f"Bearer {token}"}
