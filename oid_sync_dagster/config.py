@@ -9,11 +9,22 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 # Imports flow dagster layer -> engine -> config, so the units are spelled out here, not imported from sync.
 SECOND_MS = 1_000
@@ -120,6 +131,179 @@ class OidConnection(_Model):
         return f"https://{self.cluster}.cognitedata.com"
 
 
+_PROJECT_RE = r"^[a-z0-9][a-z0-9-]*$"
+_ENV_NAME_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
+# What the SDK's URL check accepts as a host (`validate_url_and_return_retryability`: `[a-z\d.:\-]+`).
+_HOST_RE = re.compile(r"^[a-z0-9.:-]+$")
+
+
+def normalize_base_url(url: str) -> str:
+    """`scheme://host[:port]`, lower-cased, no trailing slash; anything the SDK would mishandle is refused here.
+
+    The SDK raises `ValueError: URL ... is not valid` on an upper-case host, but only at the first request;
+    host names are case-insensitive, so lower-casing is safe. A host with `_` or a path prefix does not fail in
+    the SDK, but its URL then no longer parses, so non-idempotent POSTs (e.g. `/extpipes/runs`) get retried:
+    refused rather than risk duplicates.
+    """
+    if not isinstance(url, str):
+        raise ValueError(f"must be a URL like https://api.cognitedata.com, got {url!r}")
+    parts = urlsplit(url.strip())
+    scheme, netloc = parts.scheme.lower(), parts.netloc.lower()
+    if scheme not in ("http", "https") or not netloc:
+        raise ValueError(f"must be an http(s) URL like https://api.cognitedata.com, got {url!r}")
+    if "@" in netloc:
+        raise ValueError(f"must not carry user info; credentials come from the environment (got {url!r})")
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        raise ValueError(
+            f"must be scheme://host[:port] with no path, query or fragment (got {url!r}); with a path prefix the "
+            "SDK misclassifies which requests are safe to retry"
+        )
+    if not _HOST_RE.fullmatch(netloc):
+        raise ValueError(
+            f"host must be letters, digits, '.', '-' and an optional :port (got {url!r}); the SDK's URL check "
+            "rejects anything else, e.g. '_' or an IPv6 literal"
+        )
+    return f"{scheme}://{netloc}"
+
+
+def _lower_strip(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+class TargetConnection(_Model):
+    """The user's CDF project and its IdP (any OAuth2 client-credentials IdP). The secret is never a field."""
+
+    project: str = Field(pattern=_PROJECT_RE, description="Target CDF project.")
+    # Field order matters: base_url is derived from cluster, scopes from base_url.
+    cluster: Annotated[str | None, BeforeValidator(_lower_strip)] = Field(
+        None, pattern=r"^[a-z0-9][a-z0-9-]*$", description="CDF cluster, e.g. westeurope-1; or give base_url."
+    )
+    base_url: str = Field(
+        None,  # derived from cluster when not given; the validator always leaves a str
+        validate_default=True,
+        description="e.g. https://westeurope-1.cognitedata.com; wins over cluster.",
+    )
+    token_url: str = Field(pattern=r"^https?://\S+$", description="The IdP's OAuth2 token endpoint.")
+    client_id: str = Field(min_length=1, description="The IdP's client (application) id.")
+    client_secret_env: str = Field(
+        "IDP_CLIENT_SECRET",
+        pattern=_ENV_NAME_RE,
+        description="Name of the env var holding the client secret; the secret itself is never config.",
+    )
+    scopes: list[Annotated[str, Field(min_length=1)]] = Field(
+        None,  # default [f"{base_url}/.default"], as CDF on Entra ID expects
+        validate_default=True,
+        min_length=1,
+        description="OAuth2 scopes; default ['<base_url>/.default'].",
+    )
+    audience: str | None = Field(None, min_length=1, description="Token audience, for IdPs that need one.")
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _base_url(cls, value: object, info: ValidationInfo) -> object:
+        if value is None:
+            if "cluster" not in info.data:
+                return ""  # cluster itself failed and is reported; the model fails anyway
+            if (cluster := info.data["cluster"]) is None:
+                raise ValueError("give a cluster or a base_url")
+            return f"https://{cluster}.cognitedata.com"
+        return normalize_base_url(value)  # type: ignore[arg-type]
+
+    @field_validator("scopes", mode="before")
+    @classmethod
+    def _scopes(cls, value: object, info: ValidationInfo) -> object:
+        if value is None:
+            # Without a valid base_url (its error is reported) any placeholder will do: the model fails anyway.
+            return [f"{info.data.get('base_url') or '<base_url>'}/.default"]
+        return value
+
+
+# The CDF Toolkit's env names, so one `.env` serves both `cdf deploy` and this code location.
+TARGET_ENV_VARS = {
+    "project": "CDF_PROJECT",
+    "cluster": "CDF_CLUSTER",
+    "base_url": "CDF_URL",
+    "token_url": "IDP_TOKEN_URL",
+    "client_id": "IDP_CLIENT_ID",
+    "scopes": "IDP_SCOPES",
+    "audience": "IDP_AUDIENCE",
+}
+TARGET_SECRET_ENV = "IDP_CLIENT_SECRET"
+TENANT_ENV = "IDP_TENANT_ID"
+
+
+def env_value(environ: Mapping[str, str], name: str) -> str | None:
+    """An env var's value, stripped; None when unset or blank (a `.env` line `X=` means unset, not empty)."""
+    return (environ.get(name) or "").strip() or None
+
+
+def target_connection_from_env(environ: Mapping[str, str]) -> TargetConnection | None:
+    """The target from the CDF Toolkit's env vars; None when CDF_PROJECT is unset (the target is the local CDF).
+
+    CDF_PROJECT; CDF_URL or CDF_CLUSTER (CDF_URL wins); IDP_TOKEN_URL, or IDP_TENANT_ID for Entra ID's token
+    URL; IDP_CLIENT_ID; IDP_CLIENT_SECRET (only checked to be set: it is read when the client is built);
+    optional IDP_SCOPES (comma or space separated, default `<base_url>/.default`) and IDP_AUDIENCE.
+    Errors name the env vars and show values, never the secret's.
+    """
+    project = env_value(environ, "CDF_PROJECT")
+    if project is None:
+        return None
+    token_url = env_value(environ, "IDP_TOKEN_URL")
+    if token_url is None and (tenant := env_value(environ, TENANT_ENV)) is not None:
+        if not re.fullmatch(r"[A-Za-z0-9.-]+", tenant):
+            raise ConfigError(
+                f"{TENANT_ENV}: must be a tenant id or domain, e.g. contoso.onmicrosoft.com (got {tenant!r})"
+            )
+        token_url = f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
+    missing = []
+    if env_value(environ, "CDF_URL") is None and env_value(environ, "CDF_CLUSTER") is None:
+        missing.append("CDF_CLUSTER or CDF_URL")
+    if token_url is None:
+        missing.append(f"IDP_TOKEN_URL (or {TENANT_ENV} for Entra ID)")
+    if env_value(environ, "IDP_CLIENT_ID") is None:
+        missing.append("IDP_CLIENT_ID")
+    if env_value(environ, TARGET_SECRET_ENV) is None:
+        missing.append(TARGET_SECRET_ENV)
+    if missing:
+        raise ConfigError(
+            f"CDF_PROJECT={project!r} selects a real target CDF project, but these env vars are unset or empty: "
+            f"{', '.join(missing)}. Set them (the CDF Toolkit's names), or unset CDF_PROJECT to write to the "
+            "local CDF."
+        )
+    scopes = env_value(environ, "IDP_SCOPES")
+    data = {
+        "project": project,
+        "cluster": env_value(environ, "CDF_CLUSTER"),
+        "base_url": env_value(environ, "CDF_URL"),
+        "token_url": token_url,
+        "client_id": env_value(environ, "IDP_CLIENT_ID"),
+        "client_secret_env": TARGET_SECRET_ENV,
+        "scopes": re.split(r"[\s,]+", scopes.strip(" ,")) if scopes else None,
+        "audience": env_value(environ, "IDP_AUDIENCE"),
+    }
+    try:
+        return TargetConnection.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for item in exc.errors(include_url=False):
+            field = str(item["loc"][0]) if item["loc"] else ""
+            name = TARGET_ENV_VARS.get(field, field)
+            if field == "token_url" and env_value(environ, "IDP_TOKEN_URL") is None:
+                name = f"{TENANT_ENV} (gives the token URL)"
+            if field == "base_url" and data["base_url"] is None:
+                name = "CDF_CLUSTER"
+            message = item["msg"].removeprefix("Value error, ")
+            lines.append(f"{name}: {message} (got {item.get('input')!r})")
+        text = "\n".join(f"  {line}" for line in lines)
+        raise ConfigError(f"invalid target connection in the environment:\n{text}") from None
+
+
+def source_is_real(environ: Mapping[str, str], config: SyncConfig) -> bool:
+    """The source is the real OID iff the env var named by `oid_connection.client_secret_env` is set (non-blank);
+    otherwise it is the local CDF's synthetic `publicdata`."""
+    return env_value(environ, config.oid_connection.client_secret_env) is not None
+
+
 class SyncConfiguration(_Model):
     """What is synced where. Legacy keys keep a stated meaning; none brings back a fixed read window."""
 
@@ -172,6 +356,17 @@ class SyncConfiguration(_Model):
     external_id_prefix: str = Field("pi:", min_length=1, description="Source series selected by prefix.")
     extraction_pipeline_external_id: str | None = Field(
         None, min_length=1, max_length=255, description="Extraction pipeline to report runs to; None: none."
+    )
+    create_extraction_pipeline: bool = Field(
+        False, strict=True, description="Create the extraction pipeline if it does not exist (needs extpipes:write)."
+    )
+    create_target_nodes: bool = Field(
+        True,
+        strict=True,
+        description=(
+            "Upsert the target's CogniteTimeSeries nodes (and the instance space). False: the user owns them; "
+            "the sync only checks that they exist with the right type."
+        ),
     )
     points_per_insert: StrictInt = Field(MAX_POINTS_PER_INSERT, ge=1, le=MAX_POINTS_PER_INSERT)
     series_per_read: StrictInt = Field(MAX_SERIES_PER_READ, ge=1, le=MAX_SERIES_PER_READ)

@@ -55,6 +55,7 @@ class EngineSettings:
             view=ViewId(sync.timeseries_view_space, sync.timeseries_view_external_id, sync.timeseries_view_version),
             catch_up_limit_ms=sync.realtime_catch_up_limit,
             edge_ceiling_ago_ms=sync.sync_all_end,
+            create_nodes=sync.create_target_nodes,
             copy=CopySettings(
                 points_per_insert=sync.points_per_insert,
                 series_per_read=sync.series_per_read,

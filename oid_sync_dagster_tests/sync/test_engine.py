@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from cognite.client import CogniteClient
@@ -10,8 +12,10 @@ from cognite.client.data_classes.data_modeling.cdm.v1 import CogniteTimeSeriesAp
 
 from oid_sync_dagster.config import load_config
 from oid_sync_dagster.local_cdf.faults import Fault
-from oid_sync_dagster.local_cdf.server import RunningLocalCDF
+from oid_sync_dagster.local_cdf.server import RunningLocalCDF, serve_in_thread
+from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
 from oid_sync_dagster.sync import state as sync_state
+from oid_sync_dagster.sync.catalog import read_target_nodes
 from oid_sync_dagster.sync.engine import SyncEngine
 from oid_sync_dagster.sync.model import CatalogSeries
 from oid_sync_dagster.sync.windows import (
@@ -26,6 +30,7 @@ from oid_sync_dagster.sync.windows import (
     target_week_window,
     week_start,
 )
+from oid_sync_dagster_tests.conftest import SHARED_CATALOG, make_client
 from oid_sync_dagster_tests.sync.conftest import Clock, assert_same_points, engine_for, read_points
 
 SPACE = "oid_sync"
@@ -336,3 +341,42 @@ def test_existing_nodes_without_state_are_adopted(
     assert engine.sync_weeks([series], history_weeks(clock.ms(), 1)).failed == {}
     state = sync_state.read_states(target_client, SPACE, [series.external_id])[series.external_id]
     assert state.offset_ms == OFFSET and state.synced_through is None
+
+
+# ---------- the real catalog ----------
+
+
+@pytest.mark.skipif(not SHARED_CATALOG.is_file(), reason=f"real OID catalog not present at {SHARED_CATALOG}")
+def test_the_real_catalog_syncs_without_an_error(tmp_path: Path, clock: Clock) -> None:
+    settings = LocalCDFSettings(data_dir=tmp_path / "real", clock=clock.seconds, catalog_csv=SHARED_CATALOG)
+    with serve_in_thread(settings) as cdf:
+        engine = engine_for(make_client(cdf, "publicdata"), make_client(cdf, "target"), clock)
+        catalog = engine.list_catalog()
+        assert len(catalog) == 363 and sum(s.is_string for s in catalog) == 6
+        outcome = engine.sync_catalog(catalog)
+        assert len(outcome.created) == 363 and outcome.problems == {}
+        result = engine.sync_realtime(catalog)
+        assert result.failed == {} and len(result.series) == 363
+        assert result.points_written == result.points_read > 0
+        nodes = read_target_nodes(
+            engine.target, [s.external_id for s in catalog], instance_space=SPACE, view=engine.settings.view
+        )
+        assert {xid: n.type for xid, n in nodes.items()} == {s.external_id: s.type for s in catalog}
+
+
+def test_node_creation_can_be_left_to_the_user(
+    source_client: CogniteClient, target_client: CogniteClient, clock: Clock, subset: list[CatalogSeries]
+) -> None:
+    config = load_config("sync_configuration:\n  create_target_nodes: false\n")
+    engine = engine_for(source_client, target_client, clock, config)
+    target_client.data_modeling.spaces.apply(SpaceApply(SPACE))
+    users = subset[0]
+    target_client.data_modeling.instances.apply(
+        CogniteTimeSeriesApply(SPACE, users.external_id, time_series_type="numeric", is_step=False, name="mine")
+    )
+    outcome = engine.sync_catalog(subset)
+    assert outcome.ready == [users.external_id]  # checked, not rewritten: the user's name stays
+    assert sorted(outcome.missing) == sorted(s.external_id for s in subset[1:])
+    assert "node creation is off" in outcome.problems[subset[1].external_id]
+    nodes = read_target_nodes(target_client, [users.external_id], instance_space=SPACE, view=engine.settings.view)
+    assert nodes[users.external_id].name == "mine"
