@@ -360,6 +360,9 @@ class SyncConfiguration(_Model):
     create_extraction_pipeline: bool = Field(
         False, strict=True, description="Create the extraction pipeline if it does not exist (needs extpipes:write)."
     )
+    extraction_pipeline_data_set_id: StrictInt | None = Field(
+        None, ge=1, description="Data set of a pipeline created here; CDF requires one."
+    )
     create_target_nodes: bool = Field(
         True,
         strict=True,

@@ -20,7 +20,12 @@ def latest_timestamps(source: CogniteClient, external_ids: Sequence[str], before
     if not external_ids:
         return {}
     found = source.time_series.data.retrieve_latest(
-        external_id=list(external_ids), before=before + 1, ignore_unknown_ids=True, include_status=True
+        external_id=list(external_ids),
+        before=before + 1,
+        ignore_unknown_ids=True,
+        include_status=True,
+        ignore_bad_datapoints=False,  # a Bad newest point is published all the same
+        treat_uncertain_as_bad=False,
     )
     items = [found] if isinstance(found, LatestDatapoint) else list(found or [])
     # cognite-sdk 8.22 answers with LatestDatapoint objects whose timestamp is a ms-precision datetime.

@@ -21,6 +21,8 @@ from oid_sync_dagster.sync.catalog import CatalogSync, list_source_series, read_
 from oid_sync_dagster.sync.copy import CopySettings, CopyTask, Progress, copy_windows
 from oid_sync_dagster.sync.edge import published_edge, published_part
 from oid_sync_dagster.sync.model import CatalogSeries, SeriesState, SyncResult
+from oid_sync_dagster.sync.report import report_run
+from oid_sync_dagster.sync.verify import WindowVerification, future_points, verify_window
 from oid_sync_dagster.sync.windows import (
     Window,
     clip_to_now,
@@ -45,6 +47,9 @@ class EngineSettings:
     edge_ceiling_ago_ms: int | None = None  # the legacy sync_all_end
     create_nodes: bool = True
     copy: CopySettings = field(default_factory=CopySettings)
+    extraction_pipeline: str | None = None
+    create_extraction_pipeline: bool = False
+    extraction_pipeline_data_set_id: int | None = None
 
     @classmethod
     def from_config(cls, config: SyncConfig) -> EngineSettings:
@@ -56,6 +61,9 @@ class EngineSettings:
             catch_up_limit_ms=sync.realtime_catch_up_limit,
             edge_ceiling_ago_ms=sync.sync_all_end,
             create_nodes=sync.create_target_nodes,
+            extraction_pipeline=sync.extraction_pipeline_external_id,
+            create_extraction_pipeline=sync.create_extraction_pipeline,
+            extraction_pipeline_data_set_id=sync.extraction_pipeline_data_set_id,
             copy=CopySettings(
                 points_per_insert=sync.points_per_insert,
                 series_per_read=sync.series_per_read,
@@ -191,6 +199,46 @@ class SyncEngine:
         ]
         self._write_states(advanced, result)
         return result.finish()
+
+    # ---------- reporting and verifying ----------
+
+    def report(self, result: SyncResult) -> bool:
+        """Record the sync as an extraction-pipeline run when one is configured; False when none is.
+
+        Raises report.RunReportError when the report fails; the sync result itself is untouched by that.
+        """
+        if self.settings.extraction_pipeline is None:
+            return False
+        report_run(
+            self.target,
+            self.settings.extraction_pipeline,
+            result,
+            create_if_missing=self.settings.create_extraction_pipeline,
+            data_set_id=self.settings.extraction_pipeline_data_set_id,
+        )
+        return True
+
+    def verify_week(
+        self, series: Sequence[CatalogSeries], week: int, *, now: int | None = None, source_edge: int | None = None
+    ) -> WindowVerification:
+        """Exact source and target counts for one target week, per series (the completeness check)."""
+        now = self._clock() if now is None else now
+        edge = self.source_edge(series, now) if source_edge is None else source_edge
+        return verify_window(
+            self.source,
+            self.target,
+            series,
+            target_week_window(week),
+            self.settings.offset_ms,
+            self.settings.instance_space,
+            now,
+            source_edge=edge,
+        )
+
+    def future_points(self, series: Sequence[CatalogSeries], *, now: int | None = None) -> dict[str, int]:
+        """Target points after now, per series (rule 2's check); series without any are left out."""
+        now = self._clock() if now is None else now
+        return future_points(self.target, series, self.settings.instance_space, now)
 
     # ---------- internals ----------
 
