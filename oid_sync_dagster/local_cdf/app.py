@@ -28,7 +28,7 @@ from oid_sync_dagster.local_cdf.errors import CDFError
 from oid_sync_dagster.local_cdf.faults import Fault, FaultInjector, RequestLog, RequestRecord
 from oid_sync_dagster.local_cdf.projects import ProjectRegistry
 from oid_sync_dagster.local_cdf.requests import JSONResponse
-from oid_sync_dagster.local_cdf.routes import datamodeling, datapoints, extpipes, raw, timeseries
+from oid_sync_dagster.local_cdf.routes import datamodeling, datapoints, datasets, extpipes, raw, timeseries
 from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
 
 _AUTHENTICATED_PREFIX = "/api/"
@@ -128,7 +128,7 @@ def create_app(settings: LocalCDFSettings | None = None) -> Starlette:
         capabilities: list[dict[str, Any]] = [
             {acl: {"actions": ["READ", "WRITE"], "scope": {"all": {}}}, "projectScope": {"allProjects": {}}}
             for acl in ("timeSeriesAcl", "dataModelsAcl", "dataModelInstancesAcl", "rawAcl", "extractionPipelinesAcl",
-                        "extractionRunsAcl", "extractionConfigsAcl")
+                        "extractionRunsAcl", "extractionConfigsAcl", "datasetsAcl")
         ]  # fmt: skip
         return JSONResponse({"subject": claims.subject, "projects": projects, "capabilities": capabilities})
 
@@ -141,6 +141,7 @@ def create_app(settings: LocalCDFSettings | None = None) -> Starlette:
         *datamodeling.routes(),
         *raw.routes(),
         *extpipes.routes(),
+        *datasets.routes(),
     ]
     app = Starlette(
         routes=[

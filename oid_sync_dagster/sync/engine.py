@@ -97,6 +97,10 @@ class SyncEngine:
     ) -> SyncEngine:
         return cls(source, target, EngineSettings.from_config(config), clock=clock)
 
+    def now(self) -> int:
+        """The engine's clock in ms: one frozen value per sync keeps rule 2 exact."""
+        return self._clock()
+
     # ---------- catalog ----------
 
     def list_catalog(self, external_id_prefix: str = "pi:") -> list[CatalogSeries]:
@@ -238,7 +242,8 @@ class SyncEngine:
     def future_points(self, series: Sequence[CatalogSeries], *, now: int | None = None) -> dict[str, int]:
         """Target points after now, per series (rule 2's check); series without any are left out."""
         now = self._clock() if now is None else now
-        return future_points(self.target, series, self.settings.instance_space, now)
+        counts = future_points(self.target, series, self.settings.instance_space, now)
+        return {name: count for name, count in counts.items() if count}
 
     # ---------- internals ----------
 

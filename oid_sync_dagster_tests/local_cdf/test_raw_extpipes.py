@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from cognite.client import CogniteClient
 from cognite.client.data_classes import (
+    DataSetWrite,
     ExtractionPipelineConfigWrite,
     ExtractionPipelineRunWrite,
     ExtractionPipelineUpdate,
@@ -209,18 +210,25 @@ def test_raw_names_with_unicode_spaces_and_slashes(target: CogniteClient) -> Non
 # --- extraction pipelines ---
 
 
-def _pipeline(external_id: str = "oid-sync", **kwargs: object) -> ExtractionPipelineWrite:
+@pytest.fixture
+def data_set_id(target: CogniteClient) -> int:
+    """A data set of the target: CDF refuses an extraction pipeline whose data set does not exist."""
+    return target.data_sets.create(DataSetWrite(external_id="ds-oid-sync", name="OID sync")).id
+
+
+def _pipeline(data_set_id: int, external_id: str = "oid-sync", **kwargs: object) -> ExtractionPipelineWrite:
     return ExtractionPipelineWrite(
         external_id=external_id,
         name=str(kwargs.pop("name", "OID sync")),
-        data_set_id=int(kwargs.pop("data_set_id", 123)),  # type: ignore[call-overload]
+        data_set_id=data_set_id,
         **kwargs,  # type: ignore[arg-type]
     )
 
 
-def test_extraction_pipeline_create_retrieve_update_delete(target: CogniteClient) -> None:
+def test_extraction_pipeline_create_retrieve_update_delete(target: CogniteClient, data_set_id: int) -> None:
     created = target.extraction_pipelines.create(
         _pipeline(
+            data_set_id,
             description="Copies OID time series",
             raw_tables=[{"dbName": "db", "tableName": "state"}],
             schedule="Continuous",
@@ -233,13 +241,13 @@ def test_extraction_pipeline_create_retrieve_update_delete(target: CogniteClient
     assert (created.created_time, created.last_updated_time) == (NOW_MS, NOW_MS)
 
     with pytest.raises(CogniteDuplicatedError) as duplicate:
-        target.extraction_pipelines.create(_pipeline(name="again"))
+        target.extraction_pipelines.create(_pipeline(data_set_id, name="again"))
     assert duplicate.value.duplicated == [{"externalId": "oid-sync"}]
 
     found = target.extraction_pipelines.retrieve(external_id="oid-sync")
     assert found is not None
     assert found.dump() == created.dump()
-    assert (found.name, found.data_set_id, found.description) == ("OID sync", 123, "Copies OID time series")
+    assert (found.name, found.data_set_id, found.description) == ("OID sync", data_set_id, "Copies OID time series")
     assert (found.raw_tables, found.schedule, found.metadata) == (
         [{"dbName": "db", "tableName": "state"}],
         "Continuous",
@@ -255,7 +263,9 @@ def test_extraction_pipeline_create_retrieve_update_delete(target: CogniteClient
     assert target.extraction_pipelines.retrieve(external_id="nope") is None
     assert target.get(f"{API}/extpipes/{created.id}").json()["externalId"] == "oid-sync"
 
-    target.extraction_pipelines.create([_pipeline("second", name="Second"), _pipeline("third", name="Third")])
+    target.extraction_pipelines.create(
+        [_pipeline(data_set_id, "second", name="Second"), _pipeline(data_set_id, "third", name="Third")]
+    )
     with pytest.raises(CogniteNotFoundError) as missing:
         target.extraction_pipelines.retrieve_multiple(external_ids=["second", "nope"])
     assert missing.value.not_found == [{"externalId": "nope"}]
@@ -280,8 +290,8 @@ def test_extraction_pipeline_create_retrieve_update_delete(target: CogniteClient
         target.extraction_pipelines.delete(external_id="second")
 
 
-def test_extraction_pipeline_runs(target: CogniteClient, clock: list[float]) -> None:
-    target.extraction_pipelines.create(_pipeline())
+def test_extraction_pipeline_runs(target: CogniteClient, clock: list[float], data_set_id: int) -> None:
+    target.extraction_pipelines.create(_pipeline(data_set_id))
     runs = target.extraction_pipelines.runs
     first = runs.create(ExtractionPipelineRunWrite("oid-sync", "success"))
     assert (first.status, first.created_time, first.extpipe_external_id) == ("success", NOW_MS, "oid-sync")
@@ -340,8 +350,8 @@ def test_extraction_pipeline_runs(target: CogniteClient, clock: list[float]) -> 
         runs.list("no-such-pipeline")
 
 
-def test_extraction_pipeline_config_revisions(target: CogniteClient, clock: list[float]) -> None:
-    target.extraction_pipelines.create(_pipeline())
+def test_extraction_pipeline_config_revisions(target: CogniteClient, clock: list[float], data_set_id: int) -> None:
+    target.extraction_pipelines.create(_pipeline(data_set_id))
     configs = target.extraction_pipelines.config
     first = configs.create(ExtractionPipelineConfigWrite("oid-sync", config="batch: 100\n", description="v1"))
     assert (first.revision, first.config, first.description, first.created_time) == (
@@ -383,7 +393,7 @@ def test_writes_to_publicdata_are_refused(source: CogniteClient) -> None:
     attempts = [
         lambda: source.raw.databases.create("db"),
         lambda: source.raw.rows.insert("db", "t", {"k": {"v": 1}}, ensure_parent=True),
-        lambda: source.extraction_pipelines.create(_pipeline()),
+        lambda: source.extraction_pipelines.create(_pipeline(123)),  # refused before the data set is looked at
         lambda: source.extraction_pipelines.runs.create(ExtractionPipelineRunWrite("oid-sync", "success")),
         lambda: source.extraction_pipelines.config.create(ExtractionPipelineConfigWrite("oid-sync", config="x")),
     ]

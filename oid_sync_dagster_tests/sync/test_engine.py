@@ -380,3 +380,36 @@ def test_node_creation_can_be_left_to_the_user(
     assert "node creation is off" in outcome.problems[subset[1].external_id]
     nodes = read_target_nodes(target_client, [users.external_id], instance_space=SPACE, view=engine.settings.view)
     assert nodes[users.external_id].name == "mine"
+
+
+def test_a_synced_week_verifies_complete_and_is_reported(
+    source_client: CogniteClient, target_client: CogniteClient, clock: Clock, subset: list[CatalogSeries]
+) -> None:
+    from cognite.client.data_classes import DataSetWrite
+
+    data_set = target_client.data_sets.create(DataSetWrite(external_id="ds_oid_sync", name="OID sync"))
+    config = load_config(
+        "sync_configuration:\n  extraction_pipeline_external_id: ep_oid_sync\n  create_extraction_pipeline: true\n"
+        f"  extraction_pipeline_data_set_id: {data_set.id}\n"
+    )
+    engine = engine_for(source_client, target_client, clock, config)
+    engine.sync_catalog(subset)
+    week = history_weeks(clock.ms(), 1)[0]
+    result = engine.sync_weeks(subset, [week])
+    verification = engine.verify_week(subset, week)
+    assert verification.complete
+    assert {v.external_id: v.target_count for v in verification.series.values()} == {
+        name: r.points_written for name, r in result.series.items()
+    }
+    assert engine.future_points(subset) == {}
+    assert engine.report(result) is True
+    runs = target_client.extraction_pipelines.runs.list(external_id="ep_oid_sync", limit=None)
+    assert [(r.status, r.message) for r in runs] == [("success", result.summary_line())]
+    # Remove one point from one series: that series, and only it, is incomplete by exactly one.
+    victim = subset[0]
+    first = read_points(target_client, node(victim), target_week_window(week)).timestamps[0]
+    target_client.time_series.data.delete_range(start=int(first), end=int(first) + 1, instance_id=node(victim))
+    again = engine.verify_week(subset, week)
+    assert not again.complete
+    assert {v.external_id for v in again.series.values() if v.status != "complete"} == {victim.external_id}
+    assert again.series[victim.external_id].missing_points == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from cognite.client import CogniteClient
-from cognite.client.data_classes import ExtractionPipelineWrite
+from cognite.client.data_classes import DataSetWrite, ExtractionPipelineWrite
 from cognite.client.exceptions import CogniteAPIError
 
 from oid_sync_dagster.local_cdf.faults import Fault
@@ -24,7 +24,6 @@ from oid_sync_dagster_tests.conftest import FROZEN_NOW_S
 
 NOW = int(FROZEN_NOW_S * 1000)
 PIPELINE = "oid-sync"
-DATA_SET_ID = 4242
 
 
 def _result(written: dict[str, int], failures: dict[str, list[str]] | None = None, seconds: float = 13.2) -> SyncResult:
@@ -42,8 +41,14 @@ def _runs(target: CogniteClient, external_id: str = PIPELINE) -> list[tuple[str,
     return [(r.status, r.message) for r in target.extraction_pipelines.runs.list(external_id=external_id, limit=None)]
 
 
+def _create_data_set(target: CogniteClient, external_id: str = "ds-oid-sync") -> int:
+    """CDF refuses an extraction pipeline whose data set does not exist."""
+    return target.data_sets.create(DataSetWrite(external_id=external_id, name="OID sync")).id
+
+
 def _create_pipeline(target: CogniteClient, external_id: str = PIPELINE) -> None:
-    target.extraction_pipelines.create(ExtractionPipelineWrite(external_id, "OID sync", data_set_id=DATA_SET_ID))
+    data_set_id = _create_data_set(target)
+    target.extraction_pipelines.create(ExtractionPipelineWrite(external_id, "OID sync", data_set_id=data_set_id))
 
 
 # --- pure ---
@@ -122,20 +127,24 @@ def test_report_truncates_to_what_cdf_accepts(target: CogniteClient) -> None:
 
 def test_report_creates_the_pipeline_when_asked(target: CogniteClient) -> None:
     assert target.extraction_pipelines.retrieve(external_id=PIPELINE) is None
-    report_run(target, PIPELINE, _result({"pi:1": 5}), create_if_missing=True, data_set_id=DATA_SET_ID)
+    data_set_id, other_data_set_id = _create_data_set(target), _create_data_set(target, "ds-other")
+    report_run(target, PIPELINE, _result({"pi:1": 5}), create_if_missing=True, data_set_id=data_set_id)
     pipeline = target.extraction_pipelines.retrieve(external_id=PIPELINE)
     assert pipeline is not None
     assert (pipeline.name, pipeline.data_set_id, pipeline.source) == (
         f"OID sync ({PIPELINE})",
-        DATA_SET_ID,
+        data_set_id,
         "oid_sync_dagster",
     )
     assert _runs(target) == [("success", "13.2s | TS: 1 | DPs: 5 | Errors: 0")]
     # A second report reuses it, and a name can be given.
-    report_run(target, PIPELINE, _result({"pi:1": 6}), create_if_missing=True, data_set_id=DATA_SET_ID)
-    report_run(target, "other", _result({}), create_if_missing=True, data_set_id=1, pipeline_name="Mine")
+    report_run(target, PIPELINE, _result({"pi:1": 6}), create_if_missing=True, data_set_id=data_set_id)
+    report_run(
+        target, "other", _result({}), create_if_missing=True, data_set_id=other_data_set_id, pipeline_name="Mine"
+    )
     assert [s for s, _ in _runs(target)] == ["success", "success"]
-    assert target.extraction_pipelines.retrieve(external_id="other").name == "Mine"  # type: ignore[union-attr]
+    other = target.extraction_pipelines.retrieve(external_id="other")
+    assert other is not None and (other.name, other.data_set_id) == ("Mine", other_data_set_id)
     assert sorted(target.extraction_pipelines.list(limit=None).as_external_ids()) == [PIPELINE, "other"]
 
 

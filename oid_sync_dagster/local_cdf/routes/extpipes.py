@@ -16,6 +16,7 @@ from oid_sync_dagster.local_cdf.cursors import decode_cursor, encode_cursor
 from oid_sync_dagster.local_cdf.errors import CDFError, bad_request, not_found
 from oid_sync_dagster.local_cdf.projects import TargetProject
 from oid_sync_dagster.local_cdf.requests import Context, endpoint
+from oid_sync_dagster.local_cdf.store import datasets as data_set_store
 from oid_sync_dagster.local_cdf.store import extpipes as store
 from oid_sync_dagster.local_cdf.store.extpipes import Pipeline
 
@@ -115,6 +116,14 @@ def _read_conn(ctx: Context) -> sqlite3.Connection | None:
     return project.db.connection() if isinstance(project, TargetProject) else None
 
 
+def _check_data_sets(conn: sqlite3.Connection, pipelines: list[Pipeline], project: str) -> None:
+    """Every pipeline belongs to an existing data set of its project; CDF answers 400 otherwise."""
+    wanted = dict.fromkeys(p.fields["dataSetId"] for p in pipelines if "dataSetId" in p.fields)
+    if unknown := [d for d in wanted if data_set_store.get(conn, id=d) is None]:
+        ids = ", ".join(map(str, unknown))
+        raise bad_request(f"Data set ids not found in project {project!r}: {ids}. Create the data set first.")
+
+
 def _limit(value: Any) -> int:
     limit = DEFAULT_LIST_LIMIT if value is None else value
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIST_LIMIT:
@@ -141,6 +150,7 @@ def create(ctx: Context) -> dict[str, Any]:
         external_id = _typed("externalId", item["externalId"], str)
         pipelines.append(Pipeline(store.new_id(), external_id, fields, ctx.now_ms, ctx.now_ms))
     with project.db.write() as conn:
+        _check_data_sets(conn, pipelines, project.name)
         seen: set[str] = set()
         duplicated = []
         for p in pipelines:
@@ -262,15 +272,19 @@ def update(ctx: Context) -> dict[str, Any]:
     items = ctx.items(max_items=MAX_ITEMS)
     with project.db.write() as conn:
         pipelines = _resolve(conn, items, ignore_unknown=False)
+        moved: list[Pipeline] = []  # pipelines given another data set: only those are checked
         for pipeline, item in zip(pipelines, items, strict=True):
-            old_external_id = pipeline.external_id
+            old_external_id, old_data_set = pipeline.external_id, pipeline.fields.get("dataSetId")
             _apply(pipeline, item.get("update"))
+            if pipeline.fields.get("dataSetId") != old_data_set:
+                moved.append(pipeline)
             if pipeline.external_id != old_external_id:
                 other = store.get(conn, external_id=pipeline.external_id)
                 if other is not None and other.id != pipeline.id:
                     raise CDFError(409, "externalId already in use.", duplicated=[{"externalId": pipeline.external_id}])
             pipeline.last_updated_time = ctx.now_ms
             store.save(conn, pipeline)
+        _check_data_sets(conn, moved, project.name)
         # Read back: runs may have moved the last-run fields since this request resolved them.
         saved = [store.get(conn, id=p.id) for p in pipelines]
     return {"items": [p.to_json() for p in saved if p is not None]}

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from oid_sync_dagster.local_cdf.store import datapoints, extpipes, models, raw, timeseries
+from oid_sync_dagster.local_cdf.store import datapoints, datasets, extpipes, models, raw, timeseries
 
 # Each store module owns its tables; they are created together when a project database is first opened.
-_SCHEMA_PARTS: tuple[str, ...] = (timeseries.DDL, datapoints.DDL, raw.DDL, extpipes.DDL, models.DDL)
+_SCHEMA_PARTS: tuple[str, ...] = (timeseries.DDL, datapoints.DDL, raw.DDL, extpipes.DDL, models.DDL, datasets.DDL)
 
 
 class ProjectDatabase:
