@@ -1,6 +1,18 @@
-"""The Dagster code location. Its assets, checks and sensors arrive with the code-location work; until then
-the location loads empty, and the local CDF (`oid-sync local-cdf`) stands on its own."""
+"""The Dagster code location (`dagster dev -w workspace.yaml`, or `oid-sync dev`).
 
-import dagster as dg
+With no CDF settings in the environment it runs on the local CDF, started by each run that needs it. The
+source catalog is fetched once when the code location loads (Reload in the UI fetches it again).
+"""
 
-defs = dg.Definitions()
+from __future__ import annotations
+
+import os
+
+from oid_sync_dagster.config import SyncConfig, load_config
+from oid_sync_dagster.defs.build import build_definitions
+from oid_sync_dagster.defs.catalog_state import OidCatalogLoader
+from oid_sync_dagster.defs.resources import resource_from_environment
+
+config = load_config(os.environ["OID_SYNC_CONFIG"]) if os.environ.get("OID_SYNC_CONFIG") else SyncConfig()
+resource = resource_from_environment()
+defs = OidCatalogLoader(resource, lambda state: build_definitions(state, config=config, resource=resource)).build_defs()

@@ -1,0 +1,295 @@
+"""The assets: the target catalog, one weekly-partitioned asset per series (sharded by instrument group), and
+the realtime edge. Every op body is a thin call into the engine plus the events that describe its result."""
+
+# No `from __future__ import annotations`: Dagster inspects the op and sensor annotations at runtime.
+
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+
+import dagster as dg
+
+from oid_sync_dagster.defs.evaluations import (
+    COMPLETE_CHECK,
+    completeness_evaluation,
+    failure_lines,
+    run_metadata,
+    week_materialization,
+)
+from oid_sync_dagster.defs.partitions import key_of, week_of
+from oid_sync_dagster.defs.resources import OidSyncResource
+from oid_sync_dagster.defs.translator import OidSyncTranslator
+from oid_sync_dagster.sync import state as sync_state
+from oid_sync_dagster.sync.copy import Progress
+from oid_sync_dagster.sync.engine import SyncEngine
+from oid_sync_dagster.sync.model import CatalogSeries
+from oid_sync_dagster.sync.report import RunReportError
+from oid_sync_dagster.sync.windows import week_is_final
+
+POOL = "cdf_api"  # every op that calls CDF; dagster.yaml limits how many run at once
+SOURCE_KEY = dg.AssetKey(["oid", "source_catalog"])
+CATALOG_KEY = dg.AssetKey(["oid", "target_catalog"])
+REALTIME_KEY = dg.AssetKey(["oid", "realtime"])
+TYPES_CHECK = "types_match"
+DRIFT_CHECK = "source_not_drifted"
+FRESH_CHECK = "fresh"
+FUTURE_CHECK = "no_future_points"
+
+source_catalog_spec = dg.AssetSpec(
+    SOURCE_KEY,
+    group_name="catalog",
+    description="The source's time series (OID publicdata, or the local CDF's synthetic copy); read only.",
+    kinds={"cognite"},
+)
+
+
+# ---------- series ----------
+
+
+def _series_step(
+    context: dg.AssetExecutionContext, engine: SyncEngine, series_by_key: dict[dg.AssetKey, CatalogSeries]
+) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
+    """Sync the selected series for the run's weeks (one, or a whole range), then verify each week.
+
+    A (series, week) is materialized only when its sync succeeded and its completeness check passed, so a
+    failed check leaves the partition missing and the history sensor syncs it again.
+    """
+    selected = [s for key, s in series_by_key.items() if key in context.selected_asset_keys]
+    checked = {ck.asset_key for ck in context.selected_asset_check_keys if ck.name == COMPLETE_CHECK}
+    to_verify = [s for key, s in series_by_key.items() if key in checked]
+    keys = {s.external_id: key for key, s in series_by_key.items()}
+    weeks = sorted((week_of(pk) for pk in context.partition_keys), reverse=True)
+    now = engine.now()
+    edge = engine.source_edge(list(series_by_key.values()), now)
+    offset = engine.settings.offset_ms
+    final = [w for w in weeks if week_is_final(w, now, edge, offset)]
+    waiting = [w for w in weeks if w not in final]
+    context.log.info(
+        f"{len(selected)} series x {len(final)} weeks to sync, {len(to_verify)} series to verify"
+        + (f"; not final yet: {', '.join(key_of(w) for w in waiting)}" if waiting else "")
+    )
+    result = None
+    if selected and final:
+        started = time.monotonic()
+
+        def progress(p: Progress) -> None:
+            if p.units_done == p.units_total or p.units_done % 20 == 0:
+                context.log.info(f"{p.units_done}/{p.units_total} reads, {p.points_written:,} points written")
+
+        result = engine.sync_weeks(selected, final, now=now, on_progress=progress)
+        context.log.info(f"{result.summary_line()} in {time.monotonic() - started:.1f}s")
+    per_series_s = (result.seconds / max(len(selected), 1) / max(len(final), 1)) if result else 0.0
+    failed_checks: list[str] = []
+    for week in final:
+        verification = engine.verify_week(to_verify, week, now=now, source_edge=edge) if to_verify else None
+        for item in selected:
+            outcome = result.series[item.external_id] if result else None
+            verified = verification.series.get(item.external_id) if verification else None
+            passed = verified is None or verified.status == "complete"
+            if outcome is not None and outcome.ok and passed:
+                yield week_materialization(keys[item.external_id], week, outcome, verified, per_series_s)
+        for item in to_verify:
+            assert verification is not None
+            evaluation = completeness_evaluation(
+                keys[item.external_id], week, verification.series[item.external_id], verification
+            )
+            if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+                failed_checks.append(f"{item.external_id} {key_of(week)}: {evaluation.description}")
+            yield evaluation
+    problems = list(failure_lines(result)) if result else []
+    if waiting:
+        problems.append(
+            f"not final yet (the source has published up to {edge}; a week is final once it has ended and the "
+            f"source has published its whole window): {', '.join(key_of(w) for w in waiting)}; these are "
+            "synced by a later run"
+        )
+    if problems or failed_checks:
+        raise dg.Failure(
+            description="; ".join([*problems, *failed_checks[:20]])[:4000],
+            metadata={"failed_series": len(result.failed) if result else 0, "failed_checks": len(failed_checks)},
+        )
+
+
+def build_series_assets(
+    catalog: Sequence[CatalogSeries], translator: OidSyncTranslator, partitions_def: dg.PartitionsDefinition
+) -> list[dg.AssetsDefinition]:
+    """One multi-asset per group: few steps to schedule, parallel under the pool, one run for a whole range."""
+    by_group: dict[str, list[CatalogSeries]] = defaultdict(list)
+    for item in catalog:
+        by_group[translator.get_group_name(item)].append(item)
+    shards = []
+    for group, members in sorted(by_group.items()):
+        specs = [translator.get_asset_spec(s, partitions_def).merge_attributes(deps=[CATALOG_KEY]) for s in members]
+        series_by_key = {spec.key: s for spec, s in zip(specs, members, strict=True)}
+        check_specs = [
+            dg.AssetCheckSpec(
+                COMPLETE_CHECK,
+                asset=spec.key,
+                partitions_def=partitions_def,
+                description="Source and target hold the same number of points for the week, and the source "
+                "has published the whole week.",
+            )
+            for spec in specs
+        ]
+        shards.append(_shard(group, specs, check_specs, series_by_key))
+    return shards
+
+
+def _shard(
+    group: str,
+    specs: list[dg.AssetSpec],
+    check_specs: list[dg.AssetCheckSpec],
+    series_by_key: dict[dg.AssetKey, CatalogSeries],
+) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        name=f"oid_{group}_series",
+        specs=specs,
+        check_specs=check_specs,
+        can_subset=True,
+        pool=POOL,
+        # One run for any range of weeks: the engine streams them all, newest first.
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        description=f"Weekly history of the {group} series.",
+    )
+    def _sync(context: dg.AssetExecutionContext, oid_sync: OidSyncResource) -> Iterator[object]:
+        yield from _series_step(context, oid_sync.engine, series_by_key)
+
+    return _sync
+
+
+# ---------- catalog ----------
+
+
+def build_catalog_asset(catalog: Sequence[CatalogSeries]) -> dg.AssetsDefinition:
+    loaded = {s.external_id: s for s in catalog}
+
+    @dg.asset(
+        key=CATALOG_KEY,
+        group_name="catalog",
+        deps=[SOURCE_KEY],
+        pool=POOL,
+        kinds={"cognite"},
+        description="CogniteTimeSeries nodes for every source series in the target's instance space, plus "
+        "the sync-state schema.",
+        check_specs=[
+            dg.AssetCheckSpec(TYPES_CHECK, asset=CATALOG_KEY, description="Every target node has its source's type."),
+            dg.AssetCheckSpec(
+                DRIFT_CHECK, asset=CATALOG_KEY, description="The source lists the series this location loaded."
+            ),
+        ],
+    )
+    def target_catalog(context: dg.AssetExecutionContext, oid_sync: OidSyncResource) -> dg.MaterializeResult:
+        engine = oid_sync.engine
+        outcome = engine.sync_catalog(list(loaded.values()))
+        current = {
+            s.external_id for s in engine.list_catalog(oid_sync.sync_config().sync_configuration.external_id_prefix)
+        }
+        added, removed = sorted(current - loaded.keys()), sorted(loaded.keys() - current)
+        for problem in outcome.problems.values():
+            context.log.warning(problem)
+        drift = (
+            f"source added {len(added)} series ({', '.join(added[:10])}) and removed {len(removed)} "
+            f"({', '.join(removed[:10])}); reload the code location (Deployment > Reload) to pick them up"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "series": len(loaded),
+                "created": len(outcome.created),
+                "updated": len(outcome.updated),
+                "unchanged": len(outcome.unchanged),
+                "conflicts": len(outcome.conflicts),
+                "missing": len(outcome.missing),
+                "mode": oid_sync.mode,
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=TYPES_CHECK,
+                    passed=not outcome.problems,
+                    metadata={"conflicts": len(outcome.conflicts), "missing": len(outcome.missing)},
+                    description="; ".join(list(outcome.problems.values())[:10]) or "all nodes match",
+                ),
+                dg.AssetCheckResult(
+                    check_name=DRIFT_CHECK,
+                    passed=not added and not removed,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata={"added": len(added), "removed": len(removed)},
+                    description=drift if added or removed else "unchanged since the location loaded",
+                ),
+            ],
+        )
+
+    return target_catalog
+
+
+# ---------- realtime ----------
+
+
+def realtime_lag_ms(engine: SyncEngine, catalog: Sequence[CatalogSeries], now: int) -> int | None:
+    """now minus the oldest target time synced through (mark + offset) over all series; None if none synced."""
+    states = sync_state.read_states(engine.target, engine.settings.instance_space, [s.external_id for s in catalog])
+    marks = [s.synced_through for s in states.values() if s.synced_through is not None]
+    if not marks:
+        return None
+    return max(0, now - (min(marks) - 1 + engine.settings.offset_ms))
+
+
+def build_realtime_asset(
+    catalog: Sequence[CatalogSeries], *, warn_lag_s: float, error_lag_s: float
+) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=REALTIME_KEY,
+        group_name="realtime",
+        deps=[CATALOG_KEY],
+        pool=POOL,
+        kinds={"cognite"},
+        description="The open edge: every series from its synced-through mark to the source's published edge, "
+        "shifted and cut at now. Driven by the realtime sensor; downtime heals on the next run.",
+        check_specs=[
+            dg.AssetCheckSpec(FRESH_CHECK, asset=REALTIME_KEY, description="Realtime lag is within bounds."),
+            dg.AssetCheckSpec(FUTURE_CHECK, asset=REALTIME_KEY, description="No target point lies after now."),
+        ],
+    )
+    def realtime(context: dg.AssetExecutionContext, oid_sync: OidSyncResource) -> dg.MaterializeResult:
+        engine = oid_sync.engine
+        result = engine.sync_realtime(list(catalog))
+        context.log.info(result.summary_line())
+        try:
+            engine.report(result)
+        except RunReportError as error:
+            context.log.warning(f"could not report the run to the extraction pipeline: {error}")
+        for line in failure_lines(result):
+            context.log.error(line)
+        lag = realtime_lag_ms(engine, catalog, result.now)
+        future = engine.future_points(list(catalog), now=result.now)
+        lag_s = None if lag is None else lag / 1000
+        fresh_severity = (
+            dg.AssetCheckSeverity.ERROR if lag_s is None or lag_s > error_lag_s else dg.AssetCheckSeverity.WARN
+        )
+        metadata = dict(run_metadata(result))
+        if lag_s is not None:
+            metadata["lag_s"] = round(lag_s, 3)
+        if result.source_edge is not None:
+            metadata["source_edge_age_s"] = round((result.now - result.source_edge) / 1000, 3)
+        return dg.MaterializeResult(
+            metadata=metadata,
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=FRESH_CHECK,
+                    passed=lag_s is not None and lag_s <= warn_lag_s,
+                    severity=fresh_severity,
+                    metadata={
+                        "lag_s": -1.0 if lag_s is None else round(lag_s, 3),
+                        "warn_s": warn_lag_s,
+                        "error_s": error_lag_s,
+                    },
+                ),
+                dg.AssetCheckResult(
+                    check_name=FUTURE_CHECK,
+                    passed=not future,
+                    metadata={"series_with_future_points": len(future), "future_points": sum(future.values())},
+                    description=", ".join(f"{k}: {v}" for k, v in sorted(future.items())[:10]) or "none",
+                ),
+            ],
+        )
+
+    return realtime

@@ -1,0 +1,103 @@
+"""The whole code location from the loaded catalog: assets, checks, jobs, sensors, schedule, resource."""
+
+from __future__ import annotations
+
+import warnings
+
+import dagster as dg
+
+from oid_sync_dagster.config import SyncConfig
+from oid_sync_dagster.defs.assets import (
+    CATALOG_KEY,
+    REALTIME_KEY,
+    build_catalog_asset,
+    build_realtime_asset,
+    build_series_assets,
+    source_catalog_spec,
+)
+from oid_sync_dagster.defs.catalog_state import CatalogState
+from oid_sync_dagster.defs.partitions import weekly_partitions
+from oid_sync_dagster.defs.resources import OidSyncResource
+from oid_sync_dagster.defs.sensors import (
+    KIND_TAG,
+    build_history_sensor,
+    build_realtime_schedule,
+    build_realtime_sensor,
+)
+from oid_sync_dagster.defs.translator import OidSyncTranslator
+from oid_sync_dagster.sync.windows import WEEK_MS, week_start
+
+
+def build_definitions(
+    state: CatalogState,
+    *,
+    config: SyncConfig,
+    resource: OidSyncResource,
+    translator: OidSyncTranslator | None = None,
+    realtime_interval_s: int = 60,
+    history_interval_s: int = 30,
+    history_max_attempts: int = 3,
+    realtime_warn_lag_s: float = 15 * 60,
+    realtime_error_lag_s: float = 60 * 60,
+) -> dg.Definitions:
+    translator = translator or OidSyncTranslator()
+    with warnings.catch_warnings():
+        # Partitioned asset checks are a Dagster preview; per-week completeness is what they exist for.
+        warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partitions_def on an AssetCheckSpec")
+        return _build(
+            state,
+            config=config,
+            resource=resource,
+            translator=translator,
+            realtime_interval_s=realtime_interval_s,
+            history_interval_s=history_interval_s,
+            history_max_attempts=history_max_attempts,
+            realtime_warn_lag_s=realtime_warn_lag_s,
+            realtime_error_lag_s=realtime_error_lag_s,
+        )
+
+
+def _build(
+    state: CatalogState,
+    *,
+    config: SyncConfig,
+    resource: OidSyncResource,
+    translator: OidSyncTranslator,
+    realtime_interval_s: int,
+    history_interval_s: int,
+    history_max_attempts: int,
+    realtime_warn_lag_s: float,
+    realtime_error_lag_s: float,
+) -> dg.Definitions:
+    catalog = state.catalog()
+    n_weeks = config.sync_configuration.history_weeks
+    partitions_def = weekly_partitions(n_weeks, state.fetched_at_ms)
+    series_assets = build_series_assets(catalog, translator, partitions_def)
+    series_keys = [key for shard in series_assets for key in shard.keys]
+    realtime_job = dg.define_asset_job(
+        "oid_realtime", selection=[CATALOG_KEY, REALTIME_KEY], tags={KIND_TAG: "realtime"}
+    )
+    history_job = dg.define_asset_job("oid_history", selection=series_keys, tags={KIND_TAG: "history"})
+    first_week = week_start(state.fetched_at_ms) - n_weeks * WEEK_MS
+    return dg.Definitions(
+        assets=[
+            source_catalog_spec,
+            build_catalog_asset(catalog),
+            *series_assets,
+            build_realtime_asset(catalog, warn_lag_s=realtime_warn_lag_s, error_lag_s=realtime_error_lag_s),
+        ],
+        jobs=[realtime_job, history_job],
+        sensors=[
+            build_realtime_sensor(realtime_job, realtime_interval_s),
+            build_history_sensor(
+                history_job,
+                series_keys,
+                n_weeks,
+                first_week,
+                interval_s=history_interval_s,
+                max_attempts=history_max_attempts,
+            ),
+        ],
+        schedules=[build_realtime_schedule(realtime_job)],
+        resources={"oid_sync": resource},
+    )

@@ -1,0 +1,117 @@
+"""OidSyncResource: the source (OID) and target CDF clients, and the engine over them.
+
+Settings mirror the environment variables that configure real CDF (the CDF Toolkit's names); definitions.py
+fills them with dg.EnvVar only for variables that are set, so secrets stay environment references in Dagster's
+config and never become values in it. With neither OID nor target credentials configured, the resource runs in
+local mode and starts the local CDF for the duration of each run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, nullcontext
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+
+from oid_sync_dagster.clients import clients_from_env
+from oid_sync_dagster.config import SyncConfig, load_config, source_is_real, target_connection_from_env
+from oid_sync_dagster.defs.local_mode import LocalMode, running_local_cdf
+from oid_sync_dagster.sync.engine import SyncEngine
+
+# Resource field -> the environment variable it stands for (what clients_from_env reads).
+ENV_FIELDS = {
+    "oid_client_secret": "OPEN_ID_CLIENT_SECRET",
+    "target_project": "CDF_PROJECT",
+    "target_cluster": "CDF_CLUSTER",
+    "target_base_url": "CDF_URL",
+    "target_token_url": "IDP_TOKEN_URL",
+    "target_tenant_id": "IDP_TENANT_ID",
+    "target_client_id": "IDP_CLIENT_ID",
+    "target_client_secret": "IDP_CLIENT_SECRET",
+    "target_scopes": "IDP_SCOPES",
+    "target_audience": "IDP_AUDIENCE",
+    "local_cdf_url": "OID_SYNC_LOCAL_CDF_URL",
+    "config_path": "OID_SYNC_CONFIG",
+}
+
+
+class OidSyncResource(dg.ConfigurableResource):
+    """Source and target CDF clients plus the sync engine; local mode when no CDF is configured."""
+
+    config_path: str | None = Field(None, description="YAML config in the predecessor's schema (optional).")
+    oid_client_secret: str | None = Field(None, description="OID client secret (an EnvVar).")
+    target_project: str | None = None
+    target_cluster: str | None = None
+    target_base_url: str | None = None
+    target_token_url: str | None = None
+    target_tenant_id: str | None = None
+    target_client_id: str | None = None
+    target_client_secret: str | None = Field(None, description="Target IdP client secret (an EnvVar).")
+    target_scopes: str | None = None
+    target_audience: str | None = None
+    local_cdf_url: str | None = Field(None, description="Use a running local CDF instead of starting one.")
+    local_target_project: str = Field("oid-sync", description="Target project name on the local CDF.")
+    local_cdf_dir: str | None = Field(None, description="Local CDF data directory (default $DAGSTER_HOME/local-cdf).")
+    local_cdf_mode: LocalMode = Field("process", description="Start the local CDF as a child process or a thread.")
+
+    _stack: ExitStack | None = PrivateAttr(None)
+    _engine: SyncEngine | None = PrivateAttr(None)
+
+    def sync_config(self) -> SyncConfig:
+        return load_config(Path(self.config_path)) if self.config_path else SyncConfig()
+
+    def environ(self) -> dict[str, str]:
+        """The settings as the environment mapping the engine's client builders read."""
+        return {env: value for name, env in ENV_FIELDS.items() if (value := getattr(self, name)) is not None}
+
+    @property
+    def needs_local_cdf(self) -> bool:
+        environ = self.environ()
+        local_side = not source_is_real(environ, self.sync_config()) or target_connection_from_env(environ) is None
+        return local_side and self.local_cdf_url is None
+
+    @property
+    def mode(self) -> str:
+        environ = self.environ()
+        source = "oid" if source_is_real(environ, self.sync_config()) else "local"
+        target = "cdf" if target_connection_from_env(environ) is not None else "local"
+        return f"source={source} target={target}"
+
+    @contextmanager
+    def open_engine(self, *, local_mode: LocalMode | None = None) -> Iterator[SyncEngine]:
+        """An engine over fresh clients; starts (and afterwards stops) the local CDF when one is needed."""
+        config = self.sync_config()
+        local: object = nullcontext(self.local_cdf_url)
+        if self.needs_local_cdf:
+            data_dir = Path(self.local_cdf_dir) if self.local_cdf_dir else None
+            local = running_local_cdf(data_dir, local_mode or self.local_cdf_mode)
+        with local as url:  # type: ignore[attr-defined]
+            clients = clients_from_env(
+                config, self.environ(), local_cdf_url=url, target_project=self.local_target_project
+            )
+            yield SyncEngine.from_config(clients.source, clients.target, config)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._stack = ExitStack()
+        self._engine = self._stack.enter_context(self.open_engine())
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._stack is not None:
+            self._stack.close()
+            self._stack, self._engine = None, None
+
+    @property
+    def engine(self) -> SyncEngine:
+        if self._engine is None:
+            raise dg.DagsterInvariantViolationError("OidSyncResource.engine is only available during execution")
+        return self._engine
+
+
+def resource_from_environment(environ: dict[str, str] | None = None) -> OidSyncResource:
+    """The resource with an EnvVar for every variable that is set at load time (so none is required)."""
+    import os
+
+    environ = dict(os.environ) if environ is None else environ
+    return OidSyncResource(**{name: dg.EnvVar(env) for name, env in ENV_FIELDS.items() if environ.get(env)})

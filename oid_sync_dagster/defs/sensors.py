@@ -1,0 +1,137 @@
+"""Automation: the realtime sensor (and a 10-minute schedule for parity), and the history sensor that fills
+the last N weeks newest first and re-syncs weeks whose completeness check failed, a bounded number of times.
+
+Both are plain sensors over Dagster's own record: stop either in the UI to pause it. They throttle by never
+requesting a run while one of their kind is queued or running; run-queue and pool limits in dagster.yaml do
+the rest.
+"""
+
+# No `from __future__ import annotations`: Dagster inspects the op and sensor annotations at runtime.
+
+import json
+import time
+from collections.abc import Sequence
+
+import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+from oid_sync_dagster.defs.assets import CATALOG_KEY, REALTIME_KEY
+from oid_sync_dagster.defs.evaluations import COMPLETE_CHECK
+from oid_sync_dagster.defs.partitions import key_of
+from oid_sync_dagster.sync.windows import history_weeks
+
+KIND_TAG = "oid_sync/kind"
+_ACTIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def _busy(instance: dg.DagsterInstance, kind: str) -> bool:
+    runs = instance.get_run_records(filters=dg.RunsFilter(tags={KIND_TAG: kind}, statuses=_ACTIVE), limit=1)
+    return bool(runs)
+
+
+def build_realtime_sensor(job: UnresolvedAssetJobDefinition, interval_s: int) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="oid_realtime_sensor",
+        job=job,
+        minimum_interval_seconds=interval_s,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Keeps the live edge moving: a realtime run whenever none is in flight. Watermark-based "
+        "(each series resumes at its synced-through mark), so downtime leaves no gap.",
+    )
+    def oid_realtime_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        if _busy(context.instance, "realtime"):
+            return dg.SkipReason("a realtime run is still queued or running")
+        catalog_done = context.instance.get_latest_materialization_event(CATALOG_KEY) is not None
+        selection = [REALTIME_KEY] if catalog_done else [CATALOG_KEY, REALTIME_KEY]
+        return dg.RunRequest(asset_selection=selection, tags={KIND_TAG: "realtime"})
+
+    return oid_realtime_sensor
+
+
+def build_realtime_schedule(job: UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name="oid_realtime_every_10_minutes",
+        job=job,
+        cron_schedule="*/10 * * * *",
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        tags={KIND_TAG: "realtime"},
+        description="The predecessor's cadence, for parity; the sensor (every minute) is the default. Missed "
+        "ticks are healed by the next run because realtime resumes at each series' mark.",
+    )
+
+
+def build_history_sensor(
+    job: UnresolvedAssetJobDefinition,
+    series_keys: Sequence[dg.AssetKey],
+    n_weeks: int,
+    first_partition_week: int,
+    *,
+    interval_s: int,
+    max_attempts: int,
+) -> dg.SensorDefinition:
+    check_keys = [dg.AssetCheckKey(key, COMPLETE_CHECK) for key in series_keys]
+
+    @dg.sensor(
+        name="oid_history_sensor",
+        job=job,
+        minimum_interval_seconds=interval_s,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Fills the last {n_weeks} weeks, newest first, one week per run, and re-syncs a week whose "
+        f"completeness check failed (at most {max_attempts} attempts per week). Stop it to pause history.",
+    )
+    def oid_history_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+        instance = context.instance
+        if _busy(instance, "history"):
+            return dg.SkipReason("a history run is still queued or running")
+        if instance.get_latest_materialization_event(CATALOG_KEY) is None:
+            return dg.SkipReason("waiting for the target catalog (the realtime sensor materializes it first)")
+        attempts: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
+        now = int(time.time() * 1000)
+        weeks = [w for w in history_weeks(now, n_weeks) if w >= first_partition_week]
+        failed = _failed_checks(instance, check_keys)
+        gave_up = []
+        for week in weeks:
+            pk = key_of(week)
+            missing = [
+                key for key in series_keys if pk not in instance.get_materialized_partitions(key) or (key, pk) in failed
+            ]
+            if not missing:
+                continue
+            if attempts.get(pk, 0) >= max_attempts:
+                gave_up.append(pk)
+                continue
+            attempts[pk] = attempts.get(pk, 0) + 1
+            return dg.SensorResult(
+                run_requests=[
+                    dg.RunRequest(
+                        partition_key=pk,
+                        asset_selection=missing,
+                        tags={KIND_TAG: "history", "oid_sync/attempt": str(attempts[pk])},
+                    )
+                ],
+                cursor=json.dumps(attempts),
+            )
+        if gave_up:
+            return dg.SkipReason(
+                f"weeks still incomplete after {max_attempts} attempts: {', '.join(gave_up)}; launch a backfill of "
+                "them from the UI (or reset this sensor's cursor) to try again"
+            )
+        return dg.SkipReason(f"all {len(weeks)} history weeks are materialized")
+
+    return oid_history_sensor
+
+
+def _failed_checks(instance: dg.DagsterInstance, check_keys: list[dg.AssetCheckKey]) -> set[tuple[dg.AssetKey, str]]:
+    infos = instance.event_log_storage.get_asset_check_partition_info(check_keys)
+    return {
+        (info.check_key.asset_key, info.partition_key)
+        for info in infos
+        if info.partition_key is not None and info.latest_execution_status == AssetCheckExecutionRecordStatus.FAILED
+    }

@@ -1,0 +1,74 @@
+"""Dagster fixtures: a real instance, the in-process local CDF on the wall clock, and the code location built
+from a small mixed catalog (every group and kind) so a week materializes in seconds."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from cognite.client import CogniteClient
+
+from oid_sync_dagster.config import SyncConfig
+from oid_sync_dagster.defs.build import build_definitions
+from oid_sync_dagster.defs.catalog_state import CatalogState, state_of
+from oid_sync_dagster.defs.resources import OidSyncResource
+from oid_sync_dagster.defs.translator import instrument_group
+from oid_sync_dagster.local_cdf.server import RunningLocalCDF, serve_in_thread
+from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
+from oid_sync_dagster.sync.catalog import list_source_series
+from oid_sync_dagster.sync.model import CatalogSeries
+from oid_sync_dagster_tests.conftest import make_client
+
+TARGET = "target"
+
+
+@pytest.fixture
+def live_cdf(tmp_path: Path) -> Iterator[RunningLocalCDF]:
+    """Dagster runs on the wall clock, so this local CDF does too."""
+    with serve_in_thread(LocalCDFSettings(data_dir=tmp_path / "local-cdf")) as cdf:
+        yield cdf
+
+
+@pytest.fixture
+def resource(live_cdf: RunningLocalCDF) -> OidSyncResource:
+    return OidSyncResource(local_cdf_url=live_cdf.base_url, local_target_project=TARGET)
+
+
+@pytest.fixture
+def source(live_cdf: RunningLocalCDF) -> CogniteClient:
+    return make_client(live_cdf, "publicdata")
+
+
+@pytest.fixture
+def target(live_cdf: RunningLocalCDF) -> CogniteClient:
+    return make_client(live_cdf, TARGET)
+
+
+@pytest.fixture
+def small_catalog(source: CogniteClient) -> list[CatalogSeries]:
+    """Two series of every instrument group, and both string series' kinds."""
+    catalog = list_source_series(source, "pi:")
+    chosen: list[CatalogSeries] = []
+    for group in ("pressure", "temperature", "flow", "level", "machine", "other"):
+        chosen += [s for s in catalog if instrument_group(s) == group and not s.is_string][:2]
+    chosen += [s for s in catalog if s.is_string][:2]
+    return chosen
+
+
+@pytest.fixture
+def state(small_catalog: list[CatalogSeries]) -> CatalogState:
+    return state_of(small_catalog, int(time.time() * 1000))
+
+
+@pytest.fixture
+def defs(state: CatalogState, resource: OidSyncResource) -> dg.Definitions:
+    return build_definitions(state, config=SyncConfig(), resource=resource)
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as inst:
+        yield inst
