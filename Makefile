@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run local-cdf test lint bench clean
+.PHONY: install run local-cdf test lint bench bench-engine clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -14,11 +14,14 @@ $(STAMP): pyproject.toml setup.py
 
 install: $(STAMP)
 
-## The main job: for now, the local CDF on loopback.
+## The main job: Dagster (UI + daemon) on this code location, http://127.0.0.1:3000, instance in
+## .oid_sync/dagster_home. Ctrl-C or SIGTERM stops it (another port: .venv/bin/oid-sync dev --port N).
 run: $(STAMP)
-	$(BIN)/oid-sync local-cdf
+	$(BIN)/oid-sync dev
 
-local-cdf: run
+## The local CDF on loopback (http://127.0.0.1:8765).
+local-cdf: $(STAMP)
+	$(BIN)/oid-sync local-cdf
 
 ## The whole test suite, ruff included.
 test: $(STAMP)
@@ -31,6 +34,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.local_cdf_bench
+
+## The engine's 12-week history against a bare-SDK ceiling, peak RSS, realtime (about 10 minutes).
+bench-engine: $(STAMP)
+	$(BIN)/python -m benchmarks.engine_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

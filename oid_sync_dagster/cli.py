@@ -1,4 +1,4 @@
-"""`oid-sync`: the terminal entry point. For now it serves the local CDF; sync and status commands follow."""
+"""`oid-sync`: the terminal entry point. `dev` runs Dagster on this code location; `local-cdf` serves the local CDF."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from oid_sync_dagster import launcher  # standard library only: cheap to import
 
 DEFAULT_PORT = 8765
 
@@ -36,6 +38,10 @@ def _local_cdf(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dev(args: argparse.Namespace) -> int:
+    return launcher.run_dev(port=args.port, dagster_home=args.dagster_home)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oid-sync", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -46,6 +52,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--history-days", type=int, default=365, help="how far back the source goes (default 365)")
     serve.add_argument("--catalog-csv", help="serve this catalog CSV instead of the synthetic one")
     serve.set_defaults(run=_local_cdf)
+
+    dev_port = launcher.DEFAULT_PORT
+    dev = commands.add_parser(
+        "dev",
+        help="Run `dagster dev` (UI + daemon) on this code location with a persistent DAGSTER_HOME.",
+        description="Run `dagster dev` on 127.0.0.1 with a persistent instance; Ctrl-C or SIGTERM stops it.",
+    )
+    dev.add_argument("--port", type=int, default=dev_port, help=f"webserver port on 127.0.0.1 (default {dev_port})")
+    dev.add_argument(
+        "--dagster-home",
+        help="instance directory (default: $DAGSTER_HOME if set, else .oid_sync/dagster_home in the repository)",
+    )
+    dev.set_defaults(run=_dev)
     return parser
 
 
