@@ -42,6 +42,40 @@ def _dev(args: argparse.Namespace) -> int:
     return launcher.run_dev(port=args.port, dagster_home=args.dagster_home)
 
 
+def _purge(args: argparse.Namespace) -> int:
+    """Run the purge job through Dagster on the persistent instance, so the UI shows the same state afterwards."""
+    import os
+
+    if not args.all and not args.weeks:
+        print("oid-sync purge: give --weeks W1,W2 or --all (all synced data of the series)", file=sys.stderr)
+        return 2
+    if not args.yes:
+        print("oid-sync purge deletes synced target data; add --yes to confirm", file=sys.stderr)
+        return 2
+    home = launcher.resolve_dagster_home(args.dagster_home)
+    launcher.ensure_instance_config(home)
+    os.environ["DAGSTER_HOME"] = str(home)  # the instance, and the local CDF's data under it
+
+    import dagster as dg
+
+    from oid_sync_dagster.definitions import defs
+    from oid_sync_dagster.defs.purge import PURGE_JOB
+
+    weeks = [] if args.all else [w.strip() for w in args.weeks.split(",") if w.strip()]
+    run_config = {"ops": {"purge_synced_data": {"config": {"weeks": weeks, "series": args.series}}}}
+    with dg.DagsterInstance.get() as instance:
+        result = defs.get_job_def(PURGE_JOB).execute_in_process(
+            run_config=run_config, instance=instance, raise_on_error=False
+        )
+    if not result.success:
+        failure = next((e for e in result.all_events if e.is_step_failure), None)
+        reason = failure.message if failure else "see the run in the Dagster UI"
+        print(f"oid-sync purge failed: {reason}", file=sys.stderr)
+        return 1
+    print(f"purged {args.series} for {'all time' if args.all else ', '.join(weeks)} (run {result.run_id})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oid-sync", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -65,6 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="instance directory (default: $DAGSTER_HOME if set, else .oid_sync/dagster_home in the repository)",
     )
     dev.set_defaults(run=_dev)
+
+    purge = commands.add_parser(
+        "purge",
+        help="Delete synced target data and sync state for weeks and series, and wipe their Dagster partitions.",
+    )
+    purge.add_argument("--weeks", help="comma-separated week partition keys (Mondays), e.g. 2026-11-16,2026-11-09")
+    purge.add_argument("--all", action="store_true", help="all time (also clears the offset kept in the sync state)")
+    purge.add_argument("--series", default="*", help="glob over source external ids (default: every series)")
+    purge.add_argument("--dagster-home", help="instance directory (default as for `oid-sync dev`)")
+    purge.add_argument("--yes", action="store_true", help="confirm: this deletes data in the target")
+    purge.set_defaults(run=_purge)
     return parser
 
 

@@ -17,6 +17,7 @@ from oid_sync_dagster.defs.assets import (
 )
 from oid_sync_dagster.defs.catalog_state import CatalogState
 from oid_sync_dagster.defs.partitions import weekly_partitions
+from oid_sync_dagster.defs.purge import build_purge_job
 from oid_sync_dagster.defs.resources import OidSyncResource
 from oid_sync_dagster.defs.sensors import (
     KIND_TAG,
@@ -86,7 +87,7 @@ def _build(
             *series_assets,
             build_realtime_asset(catalog, warn_lag_s=realtime_warn_lag_s, error_lag_s=realtime_error_lag_s),
         ],
-        jobs=[realtime_job, history_job],
+        jobs=[realtime_job, history_job, build_purge_job(catalog, translator)],
         sensors=[
             build_realtime_sensor(realtime_job, realtime_interval_s),
             build_history_sensor(

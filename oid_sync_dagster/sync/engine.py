@@ -21,6 +21,7 @@ from oid_sync_dagster.sync.catalog import CatalogSync, list_source_series, read_
 from oid_sync_dagster.sync.copy import CopySettings, CopyTask, Progress, copy_windows
 from oid_sync_dagster.sync.edge import published_edge, published_part
 from oid_sync_dagster.sync.model import CatalogSeries, SeriesState, SyncResult
+from oid_sync_dagster.sync.purge import PurgeResult, purge
 from oid_sync_dagster.sync.report import report_run
 from oid_sync_dagster.sync.verify import WindowVerification, future_points, verify_window
 from oid_sync_dagster.sync.windows import (
@@ -244,6 +245,11 @@ class SyncEngine:
         now = self._clock() if now is None else now
         counts = future_points(self.target, series, self.settings.instance_space, now)
         return {name: count for name, count in counts.items() if count}
+
+    def purge(self, series: Sequence[CatalogSeries], weeks: Sequence[int] | None) -> PurgeResult:
+        """Delete synced data and state for the weeks (None: all) of the series; see sync/purge.py."""
+        space, offset = self.settings.instance_space, self.settings.offset_ms
+        return purge(self.target, series, instance_space=space, weeks=weeks, offset_ms=offset, now=self.now())
 
     # ---------- internals ----------
 

@@ -74,6 +74,8 @@ def read_states(target: CogniteClient, instance_space: str, external_ids: Iterab
     ids = [NodeId(instance_space, xid) for xid in external_ids]
     view = state_view(instance_space)
     states = {node_id.external_id: SeriesState(node_id.external_id) for node_id in ids}
+    if not ids or not target.data_modeling.views.retrieve(view):
+        return states  # no schema yet (nothing synced into this target): CDF would refuse the unknown view
     for start in range(0, len(ids), _INSTANCES_PER_REQUEST):
         chunk = ids[start : start + _INSTANCES_PER_REQUEST]
         for node in target.data_modeling.instances.retrieve(nodes=chunk, sources=[view]).nodes:
