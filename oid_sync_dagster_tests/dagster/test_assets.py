@@ -275,3 +275,33 @@ def test_realtime_twice_and_after_downtime(
         expected = read_points(source, s.external_id, Window(week_start(end + OFFSET) - OFFSET, end))
         actual = read_points(target, NodeId(SPACE, s.external_id), Window(week_start(end + OFFSET), end + OFFSET))
         assert list(actual.timestamps) == [int(t) + OFFSET for t in expected.timestamps]  # no gap
+
+
+def test_realtime_twice_writes_only_new_points(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    resource: OidSyncResource,
+    small_catalog: list[CatalogSeries],
+    target: CogniteClient,
+) -> None:
+    names = [s.external_id for s in small_catalog]
+
+    def realtime_points(result: dg.ExecuteInProcessResult) -> int:
+        event = next(e for e in result.get_asset_materialization_events() if e.asset_key == REALTIME_KEY)
+        return int(event.materialization.metadata["points_written"].value)  # type: ignore[arg-type]
+
+    first = run(defs, instance, resource, [CATALOG_KEY, REALTIME_KEY])
+    marks = sync_state.read_states(target, SPACE, names)
+    second = run(defs, instance, resource, [REALTIME_KEY])
+    later = sync_state.read_states(target, SPACE, names)
+    assert first.success and second.success
+    new = 0
+    for s in small_catalog:
+        before, after = marks[s.external_id].synced_through, later[s.external_id].synced_through
+        assert before is not None and after is not None and after >= before
+        if after > before:
+            new += count(target, s, Window(before + OFFSET, after + OFFSET))
+    assert realtime_points(second) == new
+    opened = week_start(int(time.time() * 1000))
+    total = sum(count(target, s, Window(opened, later[s.external_id].synced_through + OFFSET)) for s in small_catalog)
+    assert realtime_points(first) + realtime_points(second) == total
