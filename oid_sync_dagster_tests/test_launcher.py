@@ -74,7 +74,8 @@ def test_template_validates_as_an_instance_config(instance: DagsterInstance, tmp
     assert isinstance(instance.run_storage, SqliteRunStorage)
     assert (tmp_path / "history" / "runs.db").is_file()
     settings = yaml.safe_load(launcher.instance_template())
-    assert set(settings) == {"concurrency", "run_retries", "auto_materialize", "telemetry"}
+    assert set(settings) == {"concurrency", "run_retries", "auto_materialize", "python_logs", "telemetry"}
+    assert instance.get_settings("python_logs") == {"managed_python_loggers": ["oid_sync"]}
 
 
 def test_run_limits_must_live_under_concurrency_runs(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ local mode and starts the local CDF for the duration of each run.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
@@ -83,6 +84,7 @@ class OidSyncResource(dg.ConfigurableResource):
     def open_engine(self, *, local_mode: LocalMode | None = None) -> Iterator[SyncEngine]:
         """An engine over fresh clients; starts (and afterwards stops) the local CDF when one is needed."""
         config = self.sync_config()
+        logging.getLogger("oid_sync").setLevel(config.logging.log_level)
         local: object = nullcontext(self.local_cdf_url)
         if self.needs_local_cdf:
             data_dir = Path(self.local_cdf_dir) if self.local_cdf_dir else None

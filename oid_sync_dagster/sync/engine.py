@@ -7,6 +7,7 @@ instance loses nothing.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ from oid_sync_dagster.sync.windows import (
     target_week_window,
     week_start,
 )
+
+# The `logging.log_level` of the config sets this logger's level; Dagster captures it (dagster.yaml: python_logs).
+log = logging.getLogger("oid_sync")
 
 
 def wall_clock_ms() -> int:
@@ -74,6 +78,14 @@ class EngineSettings:
 
 
 ProgressCallback = Callable[[Progress], None]
+
+
+def _logged(result: SyncResult) -> SyncResult:
+    log.info("%s sync: %s", result.kind, result.summary_line())
+    for name, errors in sorted(result.failed.items()):
+        for error in errors:
+            log.warning("%s", error if error.startswith(name) else f"{name}: {error}")
+    return result
 
 
 class SyncEngine:
@@ -159,7 +171,7 @@ class SyncEngine:
             settings=self.settings.copy,
             on_progress=on_progress,
         )
-        return result.finish()
+        return _logged(result.finish())
 
     def sync_realtime(
         self, series: Sequence[CatalogSeries], *, now: int | None = None, on_progress: ProgressCallback | None = None
@@ -203,7 +215,7 @@ class SyncEngine:
             if result.for_series(task.series.external_id).ok
         ]
         self._write_states(advanced, result)
-        return result.finish()
+        return _logged(result.finish())
 
     # ---------- reporting and verifying ----------
 
