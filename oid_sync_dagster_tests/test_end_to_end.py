@@ -1,0 +1,377 @@
+"""End to end: a backfill launched from the UI's API syncs the target, and Dagster's record agrees with it.
+
+Starts the real `oid-sync dev` (`dagster dev`: webserver, daemon, code server; the sensors as shipped) in local
+mode on loopback with a fresh DAGSTER_HOME, lets the realtime sensor materialize the target catalog, then
+launches a partition backfill of every series of the "level" group for the two newest closed weeks through
+`launchPartitionBackfill`, the mutation the UI's backfill dialog sends. It proves that
+
+* the backfill completes with exactly one run (the shards' `BackfillPolicy.single_run()`), a range run over
+  both weeks, with the realtime sensor left running under the shipped run limits (2 runs, 1 per backfill);
+* Dagster's record, read back over GraphQL as the UI reads it: every level asset has both weeks materialized
+  by that run, and each week's `complete` check passed in that run;
+* the target itself, read with the cognite-sdk from the local CDF's data directory while Dagster still runs:
+  every (series, week) holds exactly the source's points for the week shifted by the offset (1 week + 10 min),
+  at least one, and as many as the materialization's `points_written` and the check's counts say;
+* SIGTERM to the launcher stops everything: exit code 0 and nothing left of its process groups.
+
+The history sensor is stopped through the UI's mutation first: it would otherwise sync the same weeks for all
+363 series in runs of its own, competing with the backfill for the run slots and for the record.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cognite.client import CogniteClient
+from cognite.client.data_classes.data_modeling import NodeId
+
+from oid_sync_dagster.local_cdf.server import serve_in_thread
+from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
+from oid_sync_dagster_tests.conftest import make_client
+from oid_sync_dagster_tests.graphql import BACKFILL_SUCCESS, BACKFILL_TAG, DagsterGraphQL, WaitTimeout, poll
+
+OID_SYNC = Path(sys.executable).with_name("oid-sync")
+_NOT_INHERITED = ("DAGSTER_HOME", "CDF_", "IDP_", "OID_SYNC_", "OPEN_ID_")
+GROUP = "level"
+CATALOG = ["oid", "target_catalog"]
+REALTIME_JOB = "oid_realtime"
+HISTORY_SENSOR, REALTIME_SENSOR = "oid_history_sensor", "oid_realtime_sensor"
+KIND_TAG = "oid_sync/kind"
+CHECK = "complete"
+SPACE = "oid_sync"  # the target's instance space (the config's default)
+TARGET_PROJECT = "oid-sync"  # the local target project (OidSyncResource.local_target_project)
+WEEK_MS = 7 * 24 * 3600 * 1000
+OFFSET_MS = WEEK_MS + 10 * 60 * 1000  # 605_400_000: the default time shift, source -> target
+
+READY_TIMEOUT_S = 90.0
+LOAD_TIMEOUT_S = 90.0
+SENSOR_CATALOG_TIMEOUT_S = 120.0  # the realtime sensor's first run; launch the catalog ourselves after that
+CATALOG_RUN_TIMEOUT_S = 120.0
+BACKFILL_TIMEOUT_S = 300.0
+STOP_TIMEOUT_S = 40.0  # the launcher's grace period (20 s) plus margin
+
+
+# ---------- the launcher as a process ----------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, ppid, pgrp) from /proc, or None once the process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    state, ppid, pgrp = stat[stat.rindex(")") + 2 :].split()[:3]
+    return state, int(ppid), int(pgrp)
+
+
+def _processes() -> dict[int, tuple[str, int, int]]:
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))):
+            found[int(entry.name)] = stat
+    return found
+
+
+def _alive_in_group(pgid: int) -> list[int]:
+    return [pid for pid, (state, _, pgrp) in _processes().items() if pgrp == pgid and state not in "ZX"]
+
+
+def _group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class DevProcess:
+    """`oid-sync dev` in a session of its own, its output pumped into a queue for the whole run."""
+
+    process: subprocess.Popen[str]
+    lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
+    seen: list[str] = field(default_factory=list)
+    dagster_pgid: int | None = None  # `dagster dev`'s own group (the launcher starts it with process_group=0)
+
+    def __post_init__(self) -> None:
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def wait_for_line(self, prefix: str, timeout_s: float) -> str:
+        deadline = time.monotonic() + timeout_s
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=remaining)
+            except queue.Empty:
+                break
+            if line is None:
+                pytest.fail(f"oid-sync dev ended (rc {self.process.wait()}) before {prefix!r}:\n{self.output()}")
+            self.seen.append(line)
+            if line.startswith(prefix):
+                return line
+        pytest.fail(f"no {prefix!r} line within {timeout_s:g} s:\n{self.output()}")
+
+    def output(self, last: int = 80) -> str:
+        while True:
+            try:
+                line = self.lines.get_nowait()
+            except queue.Empty:
+                break
+            if line is not None:
+                self.seen.append(line)
+        return "\n".join(self.seen[-last:])
+
+    def find_dagster_group(self) -> int:
+        children = [pid for pid, (_, ppid, _) in _processes().items() if ppid == self.process.pid]
+        assert len(children) == 1, f"expected one `dagster dev` under the launcher, found {children}"
+        self.dagster_pgid = children[0]
+        return children[0]
+
+    def kill_everything(self) -> None:
+        """Last resort for a failing test: SIGKILL to both groups, so no Dagster outlives it."""
+        if self.dagster_pgid is not None and _alive_in_group(self.dagster_pgid):
+            os.killpg(self.dagster_pgid, signal.SIGKILL)
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+
+@contextmanager
+def oid_sync_dev(port: int, home: Path, cwd: Path) -> Iterator[DevProcess]:
+    """Start `oid-sync dev` with a cleaned environment; however the block ends, nothing is left running."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(_NOT_INHERITED)}
+    process = subprocess.Popen(
+        [str(OID_SYNC), "dev", "--port", str(port), "--dagster-home", str(home)],
+        cwd=cwd,
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    running = DevProcess(process)
+    try:
+        yield running
+    finally:
+        if process.poll() is None:  # the test failed before its own shutdown: try the clean way first
+            process.send_signal(signal.SIGTERM)
+            with suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=STOP_TIMEOUT_S)
+        running.kill_everything()
+
+
+def stop(running: DevProcess) -> float:
+    """SIGTERM to the launcher; asserts exit code 0 and that nothing of `dagster dev`'s group survives."""
+    assert running.dagster_pgid is not None
+    group = _alive_in_group(running.dagster_pgid)
+    started = time.monotonic()
+    running.process.send_signal(signal.SIGTERM)
+    assert running.process.wait(timeout=STOP_TIMEOUT_S) == 0, running.output()
+    seconds = time.monotonic() - started
+    assert running.wait_for_line("oid-sync dev: Dagster stopped.", 5) == "oid-sync dev: Dagster stopped."
+    assert _alive_in_group(running.dagster_pgid) == []
+    assert [pid for pid in group if (stat := _stat(pid)) and stat[0] not in "ZX"] == []
+    # Orphaned zombies are reaped by PID 1 within a second or two; then the kernel knows no member at all.
+    poll(
+        "the process group to vanish",
+        lambda: True if not _group_exists(running.dagster_pgid) else None,
+        10,
+        interval_s=0.05,
+    )
+    assert not _group_exists(running.process.pid)
+    return seconds
+
+
+# ---------- the target ----------
+
+
+def _points(
+    client: CogniteClient, window: tuple[int, int], **ident: object
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Timestamps (ms), status codes and values of every point in [start, end), Bad ones included."""
+    array = client.time_series.data.retrieve_arrays(
+        **ident,  # type: ignore[arg-type]
+        start=window[0],
+        end=window[1],
+        limit=None,
+        include_status=True,
+        ignore_bad_datapoints=False,
+        treat_uncertain_as_bad=False,
+    )
+    timestamps = array.timestamp.astype("datetime64[ms]").astype(np.int64)
+    status = array.status_code if array.status_code is not None else np.zeros(len(timestamps), dtype=np.uint32)
+    return timestamps, status, array.value
+
+
+def _week_ms(partition_key: str) -> int:
+    return int(datetime.strptime(partition_key, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()) * 1000
+
+
+# ---------- the test ----------
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(480)
+def test_a_backfill_from_the_ui_syncs_the_target_and_records_its_checks(tmp_path: Path) -> None:
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+
+    def mark(name: str) -> None:
+        timings[name] = round(time.monotonic() - started, 1)
+
+    port, home = _free_port(), tmp_path / "dagster_home"
+    with oid_sync_dev(port, home, cwd=tmp_path) as running:
+        assert running.wait_for_line("Dagster UI:", READY_TIMEOUT_S) == f"Dagster UI: http://127.0.0.1:{port}"
+        running.find_dagster_group()
+        mark("ui")
+        gql = DagsterGraphQL(f"http://127.0.0.1:{port}")
+        repo = gql.wait_for_repository(LOAD_TIMEOUT_S)
+        mark("location loaded")
+
+        # Both sensors start RUNNING as shipped; the history one is switched off as a user would in the UI.
+        assert gql.sensor(repo, REALTIME_SENSOR)["state"]["status"] == "RUNNING"
+        assert gql.sensor(repo, HISTORY_SENSOR)["state"]["status"] == "RUNNING"
+        assert gql.stop_sensor(repo, HISTORY_SENSOR) == "STOPPED"
+
+        assets = gql.assets_in_group(repo, GROUP)
+        assert len(assets) >= 10, assets
+        paths = [asset["path"] for asset in assets]
+        assert all(path[:2] == ["oid", GROUP] for path in paths)
+        external_ids = {tuple(asset["path"]): asset["metadata"]["external_id"] for asset in assets}
+        partitions = gql.partition_keys(paths[0])
+        weeks = partitions[-2:]  # the two newest closed weeks: the open week is no partition (end_offset=0)
+        assert len(weeks) == 2 and _week_ms(weeks[1]) - _week_ms(weeks[0]) == WEEK_MS, partitions[-3:]
+        assert _week_ms(weeks[1]) + WEEK_MS <= time.time() * 1000 < _week_ms(weeks[1]) + 2 * WEEK_MS
+
+        # The series need the target catalog (their nodes); the realtime sensor's first run materializes it.
+        try:
+            catalog = poll(
+                "the realtime sensor to materialize the target catalog",
+                lambda: gql.latest_materialization(CATALOG),
+                SENSOR_CATALOG_TIMEOUT_S,
+            )
+            catalog_by = "the realtime sensor"
+        except WaitTimeout:
+            run_id = gql.launch_run(repo, REALTIME_JOB, asset_selection=[CATALOG], tags={KIND_TAG: "realtime"})
+            finished = gql.wait_for_run(run_id, CATALOG_RUN_TIMEOUT_S)
+            assert finished["status"] == "SUCCESS", gql.run_errors(run_id)
+            catalog = gql.latest_materialization(CATALOG)
+            catalog_by = "a run launched by the test"
+        assert catalog is not None and catalog["metadata"]["series"] >= len(paths), catalog
+        mark("catalog")
+
+        launched = gql.launch_partition_backfill(
+            asset_selection=paths, partition_names=weeks, title=f"e2e: {GROUP} {weeks[0]}..{weeks[1]}"
+        )
+        backfill_id = launched["backfillId"]
+        assert backfill_id
+        mark("backfill launched")
+        backfill = gql.wait_for_backfill(backfill_id, BACKFILL_TIMEOUT_S)
+        mark("backfill done")
+        if backfill["status"] not in BACKFILL_SUCCESS:
+            errors = {run["runId"]: gql.run_errors(run["runId"]) for run in backfill["runs"]}
+            pytest.fail(f"backfill {backfill_id} ended {backfill['status']}: {backfill['error']}\nrun errors: {errors}")
+
+        # One run for both weeks of every level series: the shard's single_run policy, as a range run.
+        assert backfill["isAssetBackfill"] and backfill["numPartitions"] == len(weeks), backfill
+        assert sorted(key["path"] for key in backfill["assetSelection"]) == paths
+        assert len(backfill["runs"]) == 1, backfill["runs"]
+        tagged = gql.runs(tags={BACKFILL_TAG: backfill_id})
+        assert [run["runId"] for run in tagged] == [backfill["runs"][0]["runId"]]
+        run = tagged[0]
+        assert run["status"] == "SUCCESS"
+        assert run["tags"]["dagster/asset_partition_range_start"] == weeks[0]
+        assert run["tags"]["dagster/asset_partition_range_end"] == weeks[1]
+        run_s = run["endTime"] - run["startTime"]
+        # Where the backfill's wall time goes: the daemon's tick to submit, the queue, the run, the daemon again.
+        phases = {
+            "submit": run["creationTime"] - backfill["timestamp"],
+            "queue": run["startTime"] - run["creationTime"],
+            "run": run_s,
+            "complete": backfill["endTimestamp"] - run["endTime"],
+        }
+
+        # Dagster's record, as the asset pages show it.
+        record = {tuple(path): gql.partition_record(path, weeks, CHECK) for path in paths}
+        for path, seen in record.items():
+            ranges = seen["materialized_ranges"]
+            for week in weeks:
+                assert any(start <= week <= end for start, end in ranges), (path, week, ranges)
+                latest, check = seen["latest"][week], seen["check"][week]
+                assert latest is not None and latest["runId"] == run["runId"], (path, week, latest)
+                assert check is not None, (path, week)
+                assert (check["runId"], check["partition"], check["status"]) == (run["runId"], week, "SUCCEEDED")
+                assert check["passed"] is True and check["metadata"]["status"] == "complete", (path, week, check)
+        mark("record verified")
+
+        # The target, read next to the running Dagster (the local CDF's SQLite store takes concurrent processes).
+        counts: dict[tuple[str, str], int] = {}
+        with serve_in_thread(LocalCDFSettings(data_dir=home / "local-cdf")) as cdf:
+            source, target = make_client(cdf, "publicdata"), make_client(cdf, TARGET_PROJECT)
+            for path, external_id in external_ids.items():
+                for week in weeks:
+                    start = _week_ms(week)
+                    got = _points(target, (start, start + WEEK_MS), instance_id=NodeId(SPACE, external_id))
+                    want = _points(source, (start - OFFSET_MS, start + WEEK_MS - OFFSET_MS), external_id=external_id)
+                    assert len(want[0]) > 0, (external_id, week)
+                    assert len(got[0]) == len(want[0]), (external_id, week, len(got[0]), len(want[0]))
+                    np.testing.assert_array_equal(got[0], want[0] + OFFSET_MS)  # exactly the shifted copy
+                    np.testing.assert_array_equal(got[1], want[1])
+                    if want[2].dtype == object:  # string series
+                        assert got[2].tolist() == want[2].tolist(), (external_id, week)
+                    else:
+                        np.testing.assert_array_equal(got[2], want[2])  # NaN equals NaN here
+                    counts[external_id, week] = len(got[0])
+                    metadata = record[path]["latest"][week]["metadata"]
+                    assert metadata["points_written"] == len(got[0]), (path, week, metadata)
+                    check_counts = record[path]["check"][week]["metadata"]
+                    assert check_counts["source_points"] == check_counts["target_points"] == len(got[0])
+        mark("target verified")
+
+        # Nothing else synced history meanwhile; the realtime sensor ran (whether beside the backfill run is timing).
+        assert gql.runs(tags={KIND_TAG: "history"}) == []
+        realtime_runs = gql.runs(tags={KIND_TAG: "realtime"})
+        assert realtime_runs, "the realtime sensor never ran"
+        beside = [
+            r
+            for r in realtime_runs
+            if (r["startTime"] or 1e18) < run["endTime"] and (r["endTime"] or 1e18) > run["startTime"]
+        ]
+
+        stop_s = stop(running)
+        mark("stopped")
+
+    print(
+        f"catalog by {catalog_by}; backfill run {run_s:.1f} s for {len(paths)} series x 2 weeks, "
+        f"{sum(counts.values()):,} points; backfill phases (s) { {k: round(v, 1) for k, v in phases.items()} }; "
+        f"{len(realtime_runs)} realtime runs, {len(beside)} beside the backfill run; stop {stop_s:.1f} s; "
+        f"timeline (s) {timings}"
+    )
