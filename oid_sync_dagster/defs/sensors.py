@@ -95,13 +95,13 @@ def build_history_sensor(
         attempts: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
         now = int(time.time() * 1000)
         weeks = [w for w in history_weeks(now, n_weeks) if w >= first_partition_week]
+        # One partitions query per series for all weeks (not one per series and week: 12x fewer round trips).
+        done = {key: instance.get_materialized_partitions(key) for key in series_keys}
         failed = _failed_checks(instance, check_keys)
         gave_up = []
         for week in weeks:
             pk = key_of(week)
-            missing = [
-                key for key in series_keys if pk not in instance.get_materialized_partitions(key) or (key, pk) in failed
-            ]
+            missing = [key for key in series_keys if pk not in done[key] or (key, pk) in failed]
             if not missing:
                 continue
             if attempts.get(pk, 0) >= max_attempts:

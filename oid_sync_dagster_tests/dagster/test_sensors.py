@@ -1,0 +1,322 @@
+"""The realtime sensor, the 10-minute schedule and the history sensor, evaluated on a real instance; the runs
+they depend on are real runs against the in-process local CDF, launched the way the sensor daemon would."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+
+import dagster as dg
+import pytest
+from cognite.client import CogniteClient
+from cognite.client.data_classes.data_modeling import NodeId
+from dagster._core.definitions.sensor_definition import SensorExecutionData
+from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
+from dagster._core.test_utils import create_run_for_test
+
+from oid_sync_dagster.defs.assets import CATALOG_KEY, REALTIME_KEY
+from oid_sync_dagster.defs.partitions import key_of
+from oid_sync_dagster.defs.resources import OidSyncResource
+from oid_sync_dagster.defs.sensors import KIND_TAG
+from oid_sync_dagster.defs.translator import OidSyncTranslator
+from oid_sync_dagster.sync.model import CatalogSeries
+from oid_sync_dagster.sync.windows import WEEK_MS, history_weeks
+
+REALTIME_SENSOR = "oid_realtime_sensor"
+HISTORY_SENSOR = "oid_history_sensor"
+SCHEDULE = "oid_realtime_every_10_minutes"
+ATTEMPT_TAG = "oid_sync/attempt"
+SPACE = "oid_sync"
+TRANSLATOR = OidSyncTranslator()
+Status = dg.DagsterRunStatus
+
+
+def evaluate(
+    defs: dg.Definitions, name: str, instance: dg.DagsterInstance, cursor: str | None = None
+) -> SensorExecutionData:
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    return defs.resolve_sensor_def(name).evaluate_tick(context)
+
+
+def only_request(data: SensorExecutionData) -> dg.RunRequest:
+    assert data.skip_message is None
+    assert len(data.run_requests or []) == 1
+    return data.run_requests[0]  # type: ignore[index]
+
+
+def launch(
+    defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str, request: dg.RunRequest
+) -> dg.ExecuteInProcessResult:
+    """What the daemon does with a request: the sensor's job subset to the requested assets (their checks come
+    along), with the request's partition and tags."""
+    job = defs.resolve_job_def(job_name).get_subset(asset_selection=set(request.asset_selection or []))
+    return job.execute_in_process(
+        instance=instance, partition_key=request.partition_key, tags=request.tags, raise_on_error=False
+    )
+
+
+def materialize(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    resource: OidSyncResource,
+    selection: object,
+    **kwargs: object,
+) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        list(defs.assets or []),
+        selection=selection,  # type: ignore[arg-type]
+        instance=instance,
+        resources={"oid_sync": resource},
+        raise_on_error=False,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def in_flight(instance: dg.DagsterInstance, kind: str, status: dg.DagsterRunStatus) -> None:
+    """A run of the kind's job in the given status, as the daemon's run storage would hold it (a queued run
+    needs the origin the queue coordinator launches it from)."""
+    job = f"oid_{kind}"
+    origin = RemoteJobOrigin(
+        RemoteRepositoryOrigin(RegisteredCodeLocationOrigin("oid_sync_dagster"), "__repository__"), job
+    )
+    create_run_for_test(instance, job_name=job, tags={KIND_TAG: kind}, status=status, remote_job_origin=origin)
+
+
+def series_keys(catalog: list[CatalogSeries]) -> list[dg.AssetKey]:
+    return [TRANSLATOR.get_asset_key(s) for s in catalog]
+
+
+def same_keys(selection: object, expected: list[dg.AssetKey]) -> bool:
+    assert isinstance(selection, list) and len(set(selection)) == len(selection)
+    return set(selection) == set(expected)
+
+
+def weeks_now(n: int = 12) -> list[str]:
+    return [key_of(w) for w in history_weeks(int(time.time() * 1000), n)]
+
+
+@pytest.fixture
+def catalog_done(defs: dg.Definitions, instance: dg.DagsterInstance, resource: OidSyncResource) -> None:
+    assert materialize(defs, instance, resource, [CATALOG_KEY]).success
+
+
+# ---------- realtime sensor ----------
+
+
+def test_realtime_sensor_requests_the_catalog_until_it_is_materialized(
+    defs: dg.Definitions, instance: dg.DagsterInstance
+) -> None:
+    sensor = defs.resolve_sensor_def(REALTIME_SENSOR)
+    assert sensor.minimum_interval_seconds == 60
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert sensor.job_name == "oid_realtime"
+
+    first = only_request(evaluate(defs, REALTIME_SENSOR, instance))
+    assert first.asset_selection == [CATALOG_KEY, REALTIME_KEY]
+    assert first.tags[KIND_TAG] == "realtime" and first.partition_key is None
+    assert instance.get_latest_materialization_event(CATALOG_KEY) is None
+
+    # Run that request for real: it syncs the catalog and the live edge into the local CDF.
+    result = launch(defs, instance, "oid_realtime", first)
+    assert result.success
+    assert {e.asset_key for e in result.get_asset_materialization_events()} == {CATALOG_KEY, REALTIME_KEY}
+    assert instance.get_run_by_id(result.run_id).tags[KIND_TAG] == "realtime"  # type: ignore[union-attr]
+
+    second = only_request(evaluate(defs, REALTIME_SENSOR, instance))
+    assert second.asset_selection == [REALTIME_KEY]
+    assert second.tags[KIND_TAG] == "realtime"
+
+
+@pytest.mark.parametrize("status", [Status.QUEUED, Status.NOT_STARTED, Status.STARTING, Status.STARTED])
+def test_realtime_sensor_skips_while_a_realtime_run_is_in_flight(
+    defs: dg.Definitions, instance: dg.DagsterInstance, status: dg.DagsterRunStatus
+) -> None:
+    # Finished realtime runs and an in-flight history run do not hold the live edge back.
+    for done in (Status.SUCCESS, Status.FAILURE, Status.CANCELED):
+        in_flight(instance, "realtime", done)
+    in_flight(instance, "history", Status.STARTED)
+    assert only_request(evaluate(defs, REALTIME_SENSOR, instance)).asset_selection == [CATALOG_KEY, REALTIME_KEY]
+
+    in_flight(instance, "realtime", status)
+    data = evaluate(defs, REALTIME_SENSOR, instance)
+    assert data.run_requests == []
+    assert data.skip_message == "a realtime run is still queued or running"
+
+
+# ---------- schedule ----------
+
+
+def test_realtime_schedule_every_10_minutes_utc_stopped_by_default(
+    defs: dg.Definitions, instance: dg.DagsterInstance
+) -> None:
+    schedule = defs.resolve_schedule_def(SCHEDULE)
+    assert schedule.cron_schedule == "*/10 * * * *"
+    assert schedule.execution_timezone == "UTC"
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    assert schedule.job_name == "oid_realtime"
+
+    tick = datetime(2026, 11, 24, 12, 10, tzinfo=UTC)
+    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
+    data = schedule.evaluate_tick(context)
+    assert data.skip_message is None and len(data.run_requests or []) == 1
+    request = data.run_requests[0]  # type: ignore[index]
+    assert request.tags[KIND_TAG] == "realtime" and request.asset_selection is None  # the whole job
+    job = defs.resolve_job_def("oid_realtime")
+    validated = dg.validate_run_config(job, request.run_config)
+    assert validated["resources"]["oid_sync"]["config"]["local_target_project"] == "target"
+    assert set(job.asset_layer.selected_asset_keys) == {CATALOG_KEY, REALTIME_KEY}
+
+
+# ---------- history sensor ----------
+
+
+def test_history_sensor_waits_for_the_target_catalog(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
+    sensor = defs.resolve_sensor_def(HISTORY_SENSOR)
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert sensor.job_name == "oid_history"
+    data = evaluate(defs, HISTORY_SENSOR, instance)
+    assert data.run_requests == [] and data.cursor is None
+    assert data.skip_message == "waiting for the target catalog (the realtime sensor materializes it first)"
+
+
+@pytest.mark.usefixtures("catalog_done")
+def test_history_sensor_fills_the_newest_week_first_then_older_ones(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    resource: OidSyncResource,
+    small_catalog: list[CatalogSeries],
+) -> None:
+    keys = series_keys(small_catalog)
+    weeks = weeks_now()
+    newest, older = weeks[0], weeks[1]
+
+    first = evaluate(defs, HISTORY_SENSOR, instance)
+    request = only_request(first)
+    assert request.partition_key == newest and same_keys(request.asset_selection, keys)
+    assert request.tags[KIND_TAG] == "history" and request.tags[ATTEMPT_TAG] == "1"
+    assert json.loads(first.cursor or "") == {newest: 1}
+
+    # Some series of the week are done: only the missing ones are requested (the week's second attempt).
+    pressure = [s for s in small_catalog if TRANSLATOR.get_group_name(s) == "pressure"]
+    assert materialize(defs, instance, resource, dg.AssetSelection.groups("pressure"), partition_key=newest).success
+    second = evaluate(defs, HISTORY_SENSOR, instance, first.cursor)
+    request = only_request(second)
+    rest = [k for k in keys if k not in series_keys(pressure)]
+    assert 0 < len(rest) < len(keys)
+    assert request.partition_key == newest and same_keys(request.asset_selection, rest)
+    assert request.tags[ATTEMPT_TAG] == "2"
+    assert json.loads(second.cursor or "") == {newest: 2}
+
+    # Run that request as the daemon would: the week is then complete, and the next week back is next.
+    result = launch(defs, instance, "oid_history", request)
+    assert result.success
+    assert {(e.asset_key, e.partition) for e in result.get_asset_materialization_events()} == {
+        (k, newest) for k in rest
+    }
+    assert {(e.asset_key, e.partition, e.passed) for e in result.get_asset_check_evaluations()} == {
+        (k, newest, True) for k in rest
+    }
+    assert all(newest in instance.get_materialized_partitions(k) for k in keys)
+    third = evaluate(defs, HISTORY_SENSOR, instance, second.cursor)
+    request = only_request(third)
+    assert request.partition_key == older and same_keys(request.asset_selection, keys)
+    assert request.tags[ATTEMPT_TAG] == "1"
+    assert json.loads(third.cursor or "") == {newest: 2, older: 1}
+
+    # Every older week at its last attempt: the skip names exactly those, not the complete newest week.
+    exhausted = json.dumps({newest: 2, **{w: 3 for w in weeks[1:]}})
+    data = evaluate(defs, HISTORY_SENSOR, instance, exhausted)
+    assert data.run_requests == [] and data.cursor == exhausted
+    assert data.skip_message == (
+        f"weeks still incomplete after 3 attempts: {', '.join(weeks[1:])}; launch a backfill of them from the UI "
+        "(or reset this sensor's cursor) to try again"
+    )
+
+
+@pytest.mark.usefixtures("catalog_done")
+def test_history_sensor_gives_up_a_week_after_max_attempts(
+    defs: dg.Definitions, instance: dg.DagsterInstance, small_catalog: list[CatalogSeries]
+) -> None:
+    keys = series_keys(small_catalog)
+    weeks = weeks_now()
+    assert len(weeks) == 12
+    cursor = None
+    requested = []
+    for _ in range(len(weeks) * 3):
+        data = evaluate(defs, HISTORY_SENSOR, instance, cursor)
+        request = only_request(data)
+        assert same_keys(request.asset_selection, keys)  # nothing ran: every series is missing every time
+        requested.append((request.partition_key, request.tags[ATTEMPT_TAG]))
+        cursor = data.cursor
+    assert requested == [(w, str(attempt)) for w in weeks for attempt in (1, 2, 3)]
+    assert json.loads(cursor or "") == {w: 3 for w in weeks}
+
+    data = evaluate(defs, HISTORY_SENSOR, instance, cursor)
+    assert data.run_requests == [] and data.cursor == cursor  # a skip leaves the cursor as it was
+    assert data.skip_message == (
+        f"weeks still incomplete after 3 attempts: {', '.join(weeks)}; launch a backfill of them from the UI "
+        "(or reset this sensor's cursor) to try again"
+    )
+
+
+@pytest.mark.usefixtures("catalog_done")
+@pytest.mark.parametrize("status", [Status.QUEUED, Status.STARTED])
+def test_history_sensor_skips_while_a_history_run_is_in_flight(
+    defs: dg.Definitions, instance: dg.DagsterInstance, status: dg.DagsterRunStatus
+) -> None:
+    in_flight(instance, "realtime", Status.STARTED)  # realtime does not hold history back
+    in_flight(instance, "history", Status.SUCCESS)
+    assert only_request(evaluate(defs, HISTORY_SENSOR, instance)).partition_key == weeks_now(1)[0]
+
+    in_flight(instance, "history", status)
+    cursor = json.dumps({weeks_now(1)[0]: 1})
+    data = evaluate(defs, HISTORY_SENSOR, instance, cursor)
+    assert data.run_requests == [] and data.cursor == cursor
+    assert data.skip_message == "a history run is still queued or running"
+
+
+@pytest.mark.usefixtures("catalog_done")
+def test_a_failed_check_makes_the_history_sensor_sync_that_week_again(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    resource: OidSyncResource,
+    small_catalog: list[CatalogSeries],
+    target: CogniteClient,
+) -> None:
+    keys = series_keys(small_catalog)
+    newest, older = weeks_now(2)
+    assert materialize(defs, instance, resource, keys, partition_key=newest).success
+    first = evaluate(defs, HISTORY_SENSOR, instance)
+    assert only_request(first).partition_key == older
+    assert json.loads(first.cursor or "") == {older: 1}
+
+    # Target data of one series disappears; a check-only run of that week notices.
+    victim = next(s for s in small_catalog if TRANSLATOR.get_group_name(s) == "level")
+    week_ms = history_weeks(int(time.time() * 1000), 1)[0]
+    target.time_series.data.delete_range(
+        start=week_ms, end=week_ms + WEEK_MS // 2, instance_id=NodeId(SPACE, victim.external_id)
+    )
+    check = dg.AssetCheckKey(TRANSLATOR.get_asset_key(victim), "complete")
+    checked = materialize(defs, instance, resource, dg.AssetSelection.checks(check), tags={"dagster/partition": newest})
+    assert [(e.asset_key, e.partition, e.passed) for e in checked.get_asset_check_evaluations()] == [
+        (check.asset_key, newest, False)
+    ]
+    assert newest in instance.get_materialized_partitions(check.asset_key)  # still materialized, but failed
+
+    second = evaluate(defs, HISTORY_SENSOR, instance, first.cursor)
+    request = only_request(second)
+    assert request.partition_key == newest and request.asset_selection == [check.asset_key]
+    assert request.tags[KIND_TAG] == "history" and request.tags[ATTEMPT_TAG] == "1"
+    assert json.loads(second.cursor or "") == {older: 1, newest: 1}
+
+    # The re-sync re-runs the check (the request's asset carries it), which passes: back to the older week.
+    result = launch(defs, instance, "oid_history", request)
+    assert result.success
+    assert [(e.asset_key, e.partition, e.passed) for e in result.get_asset_check_evaluations()] == [
+        (check.asset_key, newest, True)
+    ]
+    third = evaluate(defs, HISTORY_SENSOR, instance, second.cursor)
+    request = only_request(third)
+    assert request.partition_key == older and same_keys(request.asset_selection, keys)
+    assert request.tags[ATTEMPT_TAG] == "2"
