@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 
 import dagster as dg
@@ -58,6 +59,13 @@ def build_definitions(
         )
 
 
+def _reset_token(config: SyncConfig) -> str | None:
+    """The legacy reset_backfill, acted on once per distinct config (its content is the token)."""
+    if not config.sync_configuration.reset_backfill:
+        return None
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+
+
 def _build(
     state: CatalogState,
     *,
@@ -89,7 +97,7 @@ def _build(
         ],
         jobs=[realtime_job, history_job, build_purge_job(catalog, translator)],
         sensors=[
-            build_realtime_sensor(realtime_job, realtime_interval_s),
+            build_realtime_sensor(realtime_job, realtime_interval_s, state.fetched_at_ms),
             build_history_sensor(
                 history_job,
                 series_keys,
@@ -97,6 +105,7 @@ def _build(
                 first_week,
                 interval_s=history_interval_s,
                 max_attempts=history_max_attempts,
+                reset_token=_reset_token(config),
             ),
         ],
         schedules=[build_realtime_schedule(realtime_job)],

@@ -30,12 +30,23 @@ _ACTIVE = [
 ]
 
 
+GIVE_UP_COOLDOWN_MS = 60 * 60 * 1000  # a week that used up its attempts gets a new round an hour later
+
+
 def _busy(instance: dg.DagsterInstance, kind: str) -> bool:
     runs = instance.get_run_records(filters=dg.RunsFilter(tags={KIND_TAG: kind}, statuses=_ACTIVE), limit=1)
     return bool(runs)
 
 
-def build_realtime_sensor(job: UnresolvedAssetJobDefinition, interval_s: int) -> dg.SensorDefinition:
+def _backfill_in_flight(instance: dg.DagsterInstance) -> bool:
+    """A backfill launched from the UI is history work too: do not add sensor runs beside it."""
+    active = instance.get_run_records(filters=dg.RunsFilter(statuses=_ACTIVE), limit=200)
+    return any("dagster/backfill" in record.dagster_run.tags for record in active)
+
+
+def build_realtime_sensor(
+    job: UnresolvedAssetJobDefinition, interval_s: int, catalog_loaded_at_ms: int = 0
+) -> dg.SensorDefinition:
     @dg.sensor(
         name="oid_realtime_sensor",
         job=job,
@@ -47,8 +58,10 @@ def build_realtime_sensor(job: UnresolvedAssetJobDefinition, interval_s: int) ->
     def oid_realtime_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
         if _busy(context.instance, "realtime"):
             return dg.SkipReason("a realtime run is still queued or running")
-        catalog_done = context.instance.get_latest_materialization_event(CATALOG_KEY) is not None
-        selection = [REALTIME_KEY] if catalog_done else [CATALOG_KEY, REALTIME_KEY]
+        latest = context.instance.get_latest_materialization_event(CATALOG_KEY)
+        # The catalog again when the location loaded a newer source listing (series added after a Reload).
+        catalog_current = latest is not None and latest.timestamp * 1000 >= catalog_loaded_at_ms
+        selection = [REALTIME_KEY] if catalog_current else [CATALOG_KEY, REALTIME_KEY]
         return dg.RunRequest(asset_selection=selection, tags={KIND_TAG: "realtime"})
 
     return oid_realtime_sensor
@@ -75,7 +88,10 @@ def build_history_sensor(
     *,
     interval_s: int,
     max_attempts: int,
+    reset_token: str | None = None,
 ) -> dg.SensorDefinition:
+    """reset_token: set when the config asks for `reset_backfill`; every history week is synced once more, once
+    per distinct token (the predecessor repeated its reset on every run)."""
     check_keys = [dg.AssetCheckKey(key, COMPLETE_CHECK) for key in series_keys]
 
     @dg.sensor(
@@ -84,28 +100,45 @@ def build_history_sensor(
         minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Fills the last {n_weeks} weeks, newest first, one week per run, and re-syncs a week whose "
-        f"completeness check failed (at most {max_attempts} attempts per week). Stop it to pause history.",
+        f"completeness check failed (at most {max_attempts} attempts per week and hour). Stop it to pause history.",
     )
     def oid_history_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         instance = context.instance
         if _busy(instance, "history"):
             return dg.SkipReason("a history run is still queued or running")
+        if _backfill_in_flight(instance):
+            return dg.SkipReason("a backfill is running; history resumes when it is done")
         if instance.get_latest_materialization_event(CATALOG_KEY) is None:
             return dg.SkipReason("waiting for the target catalog (the realtime sensor materializes it first)")
-        attempts: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
+        attempts: dict = json.loads(context.cursor) if context.cursor else {}
         now = int(time.time() * 1000)
         weeks = [w for w in history_weeks(now, n_weeks) if w >= first_partition_week]
+        if reset_token is not None and attempts.get("_reset") != reset_token:
+            attempts = {"_reset": reset_token, "_resync": [key_of(w) for w in weeks]}
+        resync: list[str] = attempts.get("_resync", [])
+        given_up_at: dict[str, int] = attempts.setdefault("_given_up_at", {})
+        for pk, at in list(given_up_at.items()):
+            if now - at >= GIVE_UP_COOLDOWN_MS:  # a new round: e.g. a week that was not final yet now is
+                del given_up_at[pk]
+                attempts.pop(pk, None)
+        if not given_up_at:
+            del attempts["_given_up_at"]
         # One partitions query per series for all weeks (not one per series and week: 12x fewer round trips).
         done = {key: instance.get_materialized_partitions(key) for key in series_keys}
         failed = _failed_checks(instance, check_keys)
         gave_up = []
         for week in weeks:
             pk = key_of(week)
-            missing = [key for key in series_keys if pk not in done[key] or (key, pk) in failed]
+            if pk in resync:
+                missing = list(series_keys)
+                resync.remove(pk)
+            else:
+                missing = [key for key in series_keys if pk not in done[key] or (key, pk) in failed]
             if not missing:
                 continue
             if attempts.get(pk, 0) >= max_attempts:
                 gave_up.append(pk)
+                attempts.setdefault("_given_up_at", {}).setdefault(pk, now)
                 continue
             attempts[pk] = attempts.get(pk, 0) + 1
             return dg.SensorResult(
@@ -119,11 +152,16 @@ def build_history_sensor(
                 cursor=json.dumps(attempts),
             )
         if gave_up:
-            return dg.SkipReason(
-                f"weeks still incomplete after {max_attempts} attempts: {', '.join(gave_up)}; launch a backfill of "
-                "them from the UI (or reset this sensor's cursor) to try again"
+            return dg.SensorResult(
+                skip_reason=dg.SkipReason(
+                    f"weeks still incomplete after {max_attempts} attempts: {', '.join(gave_up)}; tried again in an "
+                    "hour, or launch a backfill of them from the UI now"
+                ),
+                cursor=json.dumps(attempts),
             )
-        return dg.SkipReason(f"all {len(weeks)} history weeks are materialized")
+        return dg.SensorResult(
+            skip_reason=dg.SkipReason(f"all {len(weeks)} history weeks are materialized"), cursor=json.dumps(attempts)
+        )
 
     return oid_history_sensor
 

@@ -15,7 +15,10 @@ from dagster._core.definitions.sensor_definition import SensorExecutionData
 from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
 from dagster._core.test_utils import create_run_for_test
 
+from oid_sync_dagster.config import SyncConfig, load_config
 from oid_sync_dagster.defs.assets import CATALOG_KEY, REALTIME_KEY
+from oid_sync_dagster.defs.build import build_definitions
+from oid_sync_dagster.defs.catalog_state import CatalogState
 from oid_sync_dagster.defs.partitions import key_of
 from oid_sync_dagster.defs.resources import OidSyncResource
 from oid_sync_dagster.defs.sensors import KIND_TAG
@@ -227,10 +230,12 @@ def test_history_sensor_fills_the_newest_week_first_then_older_ones(
     # Every older week at its last attempt: the skip names exactly those, not the complete newest week.
     exhausted = json.dumps({newest: 2, **{w: 3 for w in weeks[1:]}})
     data = evaluate(defs, HISTORY_SENSOR, instance, exhausted)
-    assert data.run_requests == [] and data.cursor == exhausted
+    assert data.run_requests == []
+    given_up = json.loads(data.cursor or "")
+    assert set(given_up.pop("_given_up_at")) == set(weeks[1:]) and given_up == json.loads(exhausted)
     assert data.skip_message == (
-        f"weeks still incomplete after 3 attempts: {', '.join(weeks[1:])}; launch a backfill of them from the UI "
-        "(or reset this sensor's cursor) to try again"
+        f"weeks still incomplete after 3 attempts: {', '.join(weeks[1:])}; tried again in an hour, or launch a "
+        "backfill of them from the UI now"
     )
 
 
@@ -250,14 +255,24 @@ def test_history_sensor_gives_up_a_week_after_max_attempts(
         requested.append((request.partition_key, request.tags[ATTEMPT_TAG]))
         cursor = data.cursor
     assert requested == [(w, str(attempt)) for w in weeks for attempt in (1, 2, 3)]
-    assert json.loads(cursor or "") == {w: 3 for w in weeks}
+    after = json.loads(cursor or "")
+    assert set(after.pop("_given_up_at")) == set(weeks[:-1])  # each week is given up when the next one starts
+    assert after == {w: 3 for w in weeks}
 
     data = evaluate(defs, HISTORY_SENSOR, instance, cursor)
-    assert data.run_requests == [] and data.cursor == cursor  # a skip leaves the cursor as it was
+    assert data.run_requests == []
+    state = json.loads(data.cursor or "")
+    given_up_at = state.pop("_given_up_at")
+    assert state == {w: 3 for w in weeks} and set(given_up_at) == set(weeks)  # when each week was given up
     assert data.skip_message == (
-        f"weeks still incomplete after 3 attempts: {', '.join(weeks)}; launch a backfill of them from the UI "
-        "(or reset this sensor's cursor) to try again"
+        f"weeks still incomplete after 3 attempts: {', '.join(weeks)}; tried again in an hour, or launch a "
+        "backfill of them from the UI now"
     )
+    # An hour later the newest week gets a new round of attempts (a week that was not final yet may be now).
+    stale = {**state, "_given_up_at": {**given_up_at, weeks[0]: given_up_at[weeks[0]] - 3_600_001}}
+    data = evaluate(defs, HISTORY_SENSOR, instance, json.dumps(stale))
+    request = only_request(data)
+    assert (request.partition_key, request.tags[ATTEMPT_TAG]) == (weeks[0], "1")
 
 
 @pytest.mark.usefixtures("catalog_done")
@@ -320,3 +335,56 @@ def test_a_failed_check_makes_the_history_sensor_sync_that_week_again(
     request = only_request(third)
     assert request.partition_key == older and same_keys(request.asset_selection, keys)
     assert request.tags[ATTEMPT_TAG] == "2"
+
+
+@pytest.mark.usefixtures("catalog_done")
+def test_history_sensor_waits_for_a_ui_backfill(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
+    create_run_for_test(instance, job_name="__ASSET_JOB", tags={"dagster/backfill": "abcd"}, status=Status.STARTED)
+    data = evaluate(defs, HISTORY_SENSOR, instance)
+    assert data.run_requests == [] and data.skip_message == "a backfill is running; history resumes when it is done"
+
+
+def test_reset_backfill_resyncs_every_week_once_per_config(
+    state: CatalogState,
+    resource: OidSyncResource,
+    instance: dg.DagsterInstance,
+    small_catalog: list[CatalogSeries],
+) -> None:
+    # Predecessor defect: "reset backfill" repeated on every run. Here it is acted on once per distinct config.
+    config = load_config("sync_configuration:\n  reset_backfill: true\n")
+    defs = build_definitions(state, config=config, resource=resource)
+    assert materialize(defs, instance, resource, [CATALOG_KEY]).success
+    keys = series_keys(small_catalog)
+    weeks = weeks_now()
+    # Every week is already materialized: without the reset the sensor would have nothing to do.
+    for week in weeks:
+        for key in keys:
+            instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key, partition=week))
+    cursor = None
+    requested = []
+    for _ in weeks:
+        data = evaluate(defs, HISTORY_SENSOR, instance, cursor)
+        request = only_request(data)
+        assert same_keys(request.asset_selection, keys)
+        requested.append(request.partition_key)
+        cursor = data.cursor
+    assert requested == weeks  # every week once, newest first
+    done = evaluate(defs, HISTORY_SENSOR, instance, cursor)
+    assert done.run_requests == [] and done.skip_message == f"all {len(weeks)} history weeks are materialized"
+    # The same config on the next ticks (and after restarts, via the cursor): no second reset.
+    assert evaluate(defs, HISTORY_SENSOR, instance, done.cursor).run_requests == []
+    # A changed config that still says reset_backfill: true is a new request.
+    changed = load_config("sync_configuration:\n  reset_backfill: true\n  history_weeks: 12\n  max_workers: 3\n")
+    again = evaluate(build_definitions(state, config=changed, resource=resource), HISTORY_SENSOR, instance, done.cursor)
+    assert only_request(again).partition_key == weeks[0]
+
+
+def test_realtime_sensor_syncs_the_catalog_again_after_a_reload(
+    state: CatalogState, resource: OidSyncResource, instance: dg.DagsterInstance, defs: dg.Definitions
+) -> None:
+    assert materialize(defs, instance, resource, [CATALOG_KEY]).success
+    assert only_request(evaluate(defs, REALTIME_SENSOR, instance)).asset_selection == [REALTIME_KEY]
+    # The location reloads later with a newer listing: its nodes must be upserted before realtime writes to them.
+    reloaded = CatalogState(fetched_at_ms=int(time.time() * 1000) + 1000, series=state.series)
+    newer = build_definitions(reloaded, config=SyncConfig(), resource=resource)
+    assert only_request(evaluate(newer, REALTIME_SENSOR, instance)).asset_selection == [CATALOG_KEY, REALTIME_KEY]
