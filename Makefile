@@ -35,7 +35,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.local_cdf_bench
 
-## The engine's 12-week history against a bare-SDK ceiling, peak RSS, realtime (about 10 minutes).
+## The engine's 12-week history against a bare-SDK ceiling, peak RSS, realtime (about 18 minutes).
 bench-engine: $(STAMP)
 	$(BIN)/python -m benchmarks.engine_bench
 
