@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run local-cdf test lint bench bench-engine clean
+.PHONY: install run local-cdf test lint bench bench-engine bench-dagster clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench: $(STAMP)
 ## The engine's 12-week history against a bare-SDK ceiling, peak RSS, realtime (about 18 minutes).
 bench-engine: $(STAMP)
 	$(BIN)/python -m benchmarks.engine_bench
+
+## A 12-week backfill of all series through `oid-sync dev` against the engine alone, in one run (about 12 minutes).
+bench-dagster: $(STAMP)
+	$(BIN)/python -m benchmarks.dagster_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
