@@ -3,9 +3,9 @@ the realtime edge. Every op body is a thin call into the engine plus the events 
 
 # No `from __future__ import annotations`: Dagster inspects the op and sensor annotations at runtime.
 
-import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import dagster as dg
 
@@ -20,10 +20,10 @@ from oid_sync_dagster.defs.partitions import key_of, week_of
 from oid_sync_dagster.defs.resources import OidSyncResource
 from oid_sync_dagster.defs.translator import OidSyncTranslator
 from oid_sync_dagster.sync import state as sync_state
-from oid_sync_dagster.sync.copy import Progress
 from oid_sync_dagster.sync.engine import SyncEngine
-from oid_sync_dagster.sync.model import CatalogSeries
+from oid_sync_dagster.sync.model import CatalogSeries, SyncResult
 from oid_sync_dagster.sync.report import RunReportError
+from oid_sync_dagster.sync.verify import COMPLETE, WindowVerification
 from oid_sync_dagster.sync.windows import week_is_final
 
 POOL = "cdf_api"  # every op that calls CDF; dagster.yaml limits how many run at once
@@ -49,10 +49,12 @@ source_catalog_spec = dg.AssetSpec(
 def _series_step(
     context: dg.AssetExecutionContext, engine: SyncEngine, series_by_key: dict[dg.AssetKey, CatalogSeries]
 ) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
-    """Sync the selected series for the run's weeks (one, or a whole range), then verify each week.
+    """Sync the selected series for the run's weeks (one, or a whole range), newest first, and verify each week.
 
-    A (series, week) is materialized only when its sync succeeded and its completeness check passed, so a
-    failed check leaves the partition missing and the history sensor syncs it again.
+    Week by week: while week N+1 is copied, week N is verified in the background and its events are emitted as
+    soon as both are done, so the UI shows progress per week and verification costs little extra wall time. A
+    (series, week) is materialized only when its sync succeeded and its completeness check passed, so a failed
+    check leaves the partition missing and the history sensor syncs it again.
     """
     selected = [s for key, s in series_by_key.items() if key in context.selected_asset_keys]
     checked = {ck.asset_key for ck in context.selected_asset_check_keys if ck.name == COMPLETE_CHECK}
@@ -61,32 +63,28 @@ def _series_step(
     weeks = sorted((week_of(pk) for pk in context.partition_keys), reverse=True)
     now = engine.now()
     edge = engine.source_edge(list(series_by_key.values()), now)
-    offset = engine.settings.offset_ms
-    final = [w for w in weeks if week_is_final(w, now, edge, offset)]
+    final = [w for w in weeks if week_is_final(w, now, edge, engine.settings.offset_ms)]
     waiting = [w for w in weeks if w not in final]
     context.log.info(
         f"{len(selected)} series x {len(final)} weeks to sync, {len(to_verify)} series to verify"
         + (f"; not final yet: {', '.join(key_of(w) for w in waiting)}" if waiting else "")
     )
-    result = None
-    if selected and final:
-        started = time.monotonic()
-
-        def progress(p: Progress) -> None:
-            if p.units_done == p.units_total or p.units_done % 20 == 0:
-                context.log.info(f"{p.units_done}/{p.units_total} reads, {p.points_written:,} points written")
-
-        result = engine.sync_weeks(selected, final, now=now, on_progress=progress)
-        context.log.info(f"{result.summary_line()} in {time.monotonic() - started:.1f}s")
-    per_series_s = (result.seconds / max(len(selected), 1) / max(len(final), 1)) if result else 0.0
+    failures: dict[str, str] = {}
     failed_checks: list[str] = []
-    for week in final:
-        verification = engine.verify_week(to_verify, week, now=now, source_edge=edge) if to_verify else None
+
+    def verify(week: int) -> WindowVerification | None:
+        return engine.verify_week(to_verify, week, now=now, source_edge=edge) if to_verify else None
+
+    def events(week: int, result: SyncResult | None, verification: WindowVerification | None) -> Iterator[object]:
+        if result is not None:
+            context.log.info(f"week {key_of(week)}: {result.summary_line()}")
+            for name, errors in result.failed.items():
+                failures.setdefault(name, errors[0] if errors[0].startswith(name) else f"{name}: {errors[0]}")
+        per_series_s = result.seconds / max(len(selected), 1) if result else 0.0
         for item in selected:
-            outcome = result.series[item.external_id] if result else None
+            outcome = result.series.get(item.external_id) if result else None
             verified = verification.series.get(item.external_id) if verification else None
-            passed = verified is None or verified.status == "complete"
-            if outcome is not None and outcome.ok and passed:
+            if outcome is not None and outcome.ok and (verified is None or verified.status == COMPLETE):
                 yield week_materialization(keys[item.external_id], week, outcome, verified, per_series_s)
         for item in to_verify:
             assert verification is not None
@@ -96,7 +94,17 @@ def _series_step(
             if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
                 failed_checks.append(f"{item.external_id} {key_of(week)}: {evaluation.description}")
             yield evaluation
-    problems = list(failure_lines(result)) if result else []
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oid-sync-verify") as verifier:
+        previous: tuple[int, SyncResult | None, Future[WindowVerification | None]] | None = None
+        for week in final:
+            result = engine.sync_weeks(selected, [week], now=now) if selected else None
+            if previous is not None:
+                yield from events(previous[0], previous[1], previous[2].result())  # type: ignore[misc]
+            previous = (week, result, verifier.submit(verify, week))
+        if previous is not None:
+            yield from events(previous[0], previous[1], previous[2].result())  # type: ignore[misc]
+    problems = list(failures.values())[:20]
     if waiting:
         problems.append(
             f"not final yet (the source has published up to {edge}; a week is final once it has ended and the "
@@ -106,7 +114,7 @@ def _series_step(
     if problems or failed_checks:
         raise dg.Failure(
             description="; ".join([*problems, *failed_checks[:20]])[:4000],
-            metadata={"failed_series": len(result.failed) if result else 0, "failed_checks": len(failed_checks)},
+            metadata={"failed_series": len(failures), "failed_checks": len(failed_checks)},
         )
 
 
