@@ -72,3 +72,21 @@ def defs(state: CatalogState, resource: OidSyncResource) -> dg.Definitions:
 def instance() -> Iterator[dg.DagsterInstance]:
     with dg.instance_for_test() as inst:
         yield inst
+
+
+def materialize(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    resource: OidSyncResource,
+    selection: object,
+    **kwargs: object,
+) -> dg.ExecuteInProcessResult:
+    """Materialize a selection of the location in-process on a real instance; errors stay in the result."""
+    return dg.materialize(
+        list(defs.assets or []),
+        selection=selection,  # type: ignore[arg-type]
+        instance=instance,
+        resources={"oid_sync": resource},
+        raise_on_error=False,
+        **kwargs,  # type: ignore[arg-type]
+    )

@@ -22,7 +22,7 @@ from oid_sync_dagster.local_cdf.server import RunningLocalCDF
 from oid_sync_dagster.sync import state as sync_state
 from oid_sync_dagster.sync.model import CatalogSeries
 from oid_sync_dagster.sync.windows import MINUTE_MS, WEEK_MS, Window, history_weeks, week_start
-from oid_sync_dagster_tests.dagster.conftest import TARGET
+from oid_sync_dagster_tests.dagster.conftest import TARGET, materialize
 from oid_sync_dagster_tests.sync.conftest import read_points
 
 SPACE = "oid_sync"
@@ -38,28 +38,11 @@ def count(target: CogniteClient, series: CatalogSeries, window: Window) -> int:
     return len(read_points(target, NodeId(SPACE, series.external_id), window))
 
 
-def run(
-    defs: dg.Definitions,
-    instance: dg.DagsterInstance,
-    resource: OidSyncResource,
-    selection: object,
-    **kwargs: object,
-) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        list(defs.assets or []),
-        selection=selection,  # type: ignore[arg-type]
-        instance=instance,
-        resources={"oid_sync": resource},
-        raise_on_error=False,
-        **kwargs,  # type: ignore[arg-type]
-    )
-
-
 @pytest.fixture
 def with_catalog(
     defs: dg.Definitions, instance: dg.DagsterInstance, resource: OidSyncResource, small_catalog: list[CatalogSeries]
 ) -> None:
-    result = run(defs, instance, resource, [CATALOG_KEY])
+    result = materialize(defs, instance, resource, [CATALOG_KEY])
     assert result.success
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert checks["types_match"].passed
@@ -131,7 +114,7 @@ def test_one_week_of_one_group(
 ) -> None:
     week = last_week()
     pressure = [s for s in small_catalog if TRANSLATOR.get_group_name(s) == "pressure"]
-    result = run(defs, instance, resource, dg.AssetSelection.groups("pressure"), partition_key=key_of(week))
+    result = materialize(defs, instance, resource, dg.AssetSelection.groups("pressure"), partition_key=key_of(week))
     assert result.success
     window = Window(week, week + WEEK_MS)
     assert materialized(result) == {(key(s), key_of(week)): count(target, s, window) for s in pressure}
@@ -153,7 +136,7 @@ def test_a_range_of_weeks_is_one_run_with_per_week_records(
     newest, older = history_weeks(int(time.time() * 1000), 2)
     strings = [s for s in small_catalog if s.is_string]
     selection = [key(s) for s in strings]
-    result = run(
+    result = materialize(
         defs,
         instance,
         resource,
@@ -182,7 +165,7 @@ def test_a_bad_series_fails_alone(
     victim = next(s for s in small_catalog if TRANSLATOR.get_group_name(s) == "flow")
     target.data_modeling.instances.delete(NodeId(SPACE, victim.external_id))
     week = last_week()
-    result = run(defs, instance, resource, dg.AssetSelection.groups("flow"), partition_key=key_of(week))
+    result = materialize(defs, instance, resource, dg.AssetSelection.groups("flow"), partition_key=key_of(week))
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert victim.external_id in str(failure.step_failure_data.error)
@@ -201,13 +184,15 @@ def test_the_check_fails_when_target_data_is_removed(
 ) -> None:
     week = last_week()
     series = next(s for s in small_catalog if TRANSLATOR.get_group_name(s) == "level")
-    assert run(defs, instance, resource, [key(series)], partition_key=key_of(week)).success
+    assert materialize(defs, instance, resource, [key(series)], partition_key=key_of(week)).success
     target.time_series.data.delete_range(
         start=week, end=week + WEEK_MS // 2, instance_id=NodeId(SPACE, series.external_id)
     )
     check = dg.AssetCheckKey(key(series), "complete")
     # A check-only run of one week (what "Execute check" on a partition does): the partition travels as a tag.
-    result = run(defs, instance, resource, dg.AssetSelection.checks(check), tags={"dagster/partition": key_of(week)})
+    result = materialize(
+        defs, instance, resource, dg.AssetSelection.checks(check), tags={"dagster/partition": key_of(week)}
+    )
     assert evaluations(result) == {(key(series), key_of(week)): False}
     evaluation = result.get_asset_check_evaluations()[0]
     remaining = count(target, series, Window(week, week + WEEK_MS))
@@ -232,7 +217,7 @@ def test_a_week_not_yet_published_is_not_materialized(
     )
     defs = build_definitions(state, config=load_config(config_file), resource=resource)
     week = last_week()
-    result = run(defs, instance, resource, [key(small_catalog[0])], partition_key=key_of(week))
+    result = materialize(defs, instance, resource, [key(small_catalog[0])], partition_key=key_of(week))
     assert not result.success and materialized(result) == {}
     error = str(next(e for e in result.all_events if e.is_step_failure).step_failure_data.error)
     assert "not final yet" in error and key_of(week) in error
@@ -246,7 +231,7 @@ def test_realtime_twice_and_after_downtime(
     source: CogniteClient,
     target: CogniteClient,
 ) -> None:
-    first = run(defs, instance, resource, [CATALOG_KEY, REALTIME_KEY])
+    first = materialize(defs, instance, resource, [CATALOG_KEY, REALTIME_KEY])
     assert first.success
     meta = {e.asset_key: e.materialization.metadata for e in first.get_asset_materialization_events()}[REALTIME_KEY]
     assert meta["failed_series"].value == 0 and meta["series"].value == len(small_catalog)
@@ -266,7 +251,7 @@ def test_realtime_twice_and_after_downtime(
         )
         rewound.append(sync_state.SeriesState(s.external_id, OFFSET, start))
     sync_state.write_states(target, SPACE, rewound)
-    second = run(defs, instance, resource, [REALTIME_KEY])
+    second = materialize(defs, instance, resource, [REALTIME_KEY])
     assert second.success
     new_marks = sync_state.read_states(target, SPACE, [s.external_id for s in small_catalog])
     for s in small_catalog:
@@ -290,9 +275,9 @@ def test_realtime_twice_writes_only_new_points(
         event = next(e for e in result.get_asset_materialization_events() if e.asset_key == REALTIME_KEY)
         return int(event.materialization.metadata["points_written"].value)  # type: ignore[arg-type]
 
-    first = run(defs, instance, resource, [CATALOG_KEY, REALTIME_KEY])
+    first = materialize(defs, instance, resource, [CATALOG_KEY, REALTIME_KEY])
     marks = sync_state.read_states(target, SPACE, names)
-    second = run(defs, instance, resource, [REALTIME_KEY])
+    second = materialize(defs, instance, resource, [REALTIME_KEY])
     later = sync_state.read_states(target, SPACE, names)
     assert first.success and second.success
     new = 0

@@ -25,6 +25,7 @@ from oid_sync_dagster.defs.sensors import KIND_TAG
 from oid_sync_dagster.defs.translator import OidSyncTranslator
 from oid_sync_dagster.sync.model import CatalogSeries
 from oid_sync_dagster.sync.windows import WEEK_MS, history_weeks
+from oid_sync_dagster_tests.dagster.conftest import materialize
 
 REALTIME_SENSOR = "oid_realtime_sensor"
 HISTORY_SENSOR = "oid_history_sensor"
@@ -56,23 +57,6 @@ def launch(
     job = defs.resolve_job_def(job_name).get_subset(asset_selection=set(request.asset_selection or []))
     return job.execute_in_process(
         instance=instance, partition_key=request.partition_key, tags=request.tags, raise_on_error=False
-    )
-
-
-def materialize(
-    defs: dg.Definitions,
-    instance: dg.DagsterInstance,
-    resource: OidSyncResource,
-    selection: object,
-    **kwargs: object,
-) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        list(defs.assets or []),
-        selection=selection,  # type: ignore[arg-type]
-        instance=instance,
-        resources={"oid_sync": resource},
-        raise_on_error=False,
-        **kwargs,  # type: ignore[arg-type]
     )
 
 
