@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from oid_sync_dagster.local_cdf.admin import faults_endpoint
 from oid_sync_dagster.local_cdf.auth import (
     OAuthError,
     TokenIssuer,
@@ -112,6 +113,7 @@ def create_app(settings: LocalCDFSettings | None = None) -> Starlette:
     settings = settings or LocalCDFSettings()
     issuer = TokenIssuer(load_signing_key(settings.data_dir), settings.clients, settings.token_ttl_s)
     registry = ProjectRegistry(settings)
+    faults = FaultInjector()
 
     async def token(request: Request) -> Response:
         try:
@@ -149,6 +151,7 @@ def create_app(settings: LocalCDFSettings | None = None) -> Starlette:
             Route("/{tenant}/oauth2/v2.0/token", token, methods=["POST"]),  # the Entra ID shape of the same
             Route("/api/v1/token/inspect", inspect, methods=["GET"]),
             Route("/_local/health", health, methods=["GET"]),
+            Route("/_local/faults", faults_endpoint(issuer, settings, faults), methods=["GET", "POST", "DELETE"]),
             Mount("/api/v1/projects/{project}", routes=project_routes),
         ],
         exception_handlers={CDFError: _cdf_error, HTTPException: _http_error, Exception: _unexpected_error},
@@ -156,7 +159,7 @@ def create_app(settings: LocalCDFSettings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.registry = registry
     app.state.issuer = issuer
-    app.state.faults = FaultInjector()
+    app.state.faults = faults
     app.state.request_log = RequestLog()
     app.add_middleware(
         CDFMiddleware, issuer=issuer, settings=settings, faults=app.state.faults, log=app.state.request_log

@@ -63,7 +63,24 @@ class FaultInjector:
         with self._lock:
             self._rules.clear()
 
+    def reseed(self, seed: int) -> None:
+        """Restart the rate rules' random sequence, so a campaign repeats exactly."""
+        with self._lock:
+            self._rng = random.Random(seed)
+
+    def describe(self) -> dict[str, object]:
+        with self._lock:
+            rules = [
+                {"path": r.path.pattern, "method": r.method, "status": r.fault.status, "rate": r.rate}
+                if r.remaining is None
+                else {"path": r.path.pattern, "method": r.method, "status": r.fault.status, "count": r.remaining}
+                for r in self._rules
+            ]
+            return {"rules": rules, "injected": {str(k): v for k, v in sorted(self.injected.items())}}
+
     def decide(self, method: str, path: str) -> Fault | None:
+        if path.startswith("/_local/"):
+            return None  # the admin and health endpoints are never faulted
         with self._lock:
             for rule in self._rules:
                 if rule.method not in (None, method) or not rule.path.search(path):

@@ -1,0 +1,90 @@
+"""The fault-injection admin endpoint `/_local/faults`: token-guarded, validated, seeded, and seen by the real SDK."""
+
+from __future__ import annotations
+
+import httpx2
+import pytest
+from cognite.client.exceptions import CogniteAPIError
+
+from oid_sync_dagster.local_cdf.server import RunningLocalCDF
+from oid_sync_dagster_tests.conftest import make_client
+from oid_sync_dagster_tests.local_cdf.conftest import error_of, fetch_token
+
+
+def _admin(cdf: RunningLocalCDF, method: str, body: object = None, token: str | None = None) -> httpx2.Response:
+    headers = {"authorization": f"Bearer {token or fetch_token(cdf)}"}
+    return httpx2.request(method, f"{cdf.base_url}/_local/faults", json=body, headers=headers)
+
+
+def test_needs_a_valid_token(local_cdf: RunningLocalCDF) -> None:
+    response = httpx2.post(f"{local_cdf.base_url}/_local/faults", json={"rules": []})
+    assert response.status_code == 401 and error_of(response)["code"] == 401
+    assert _admin(local_cdf, "GET", token="not-a-token").status_code == 401
+
+
+def test_scripted_faults_reach_the_sdk_then_clear(local_cdf: RunningLocalCDF) -> None:
+    rule = {"path": "/timeseries/list$", "method": "POST", "status": 500, "message": "boom", "count": 2}
+    added = _admin(local_cdf, "POST", {"rules": [rule]})
+    assert added.status_code == 200
+    assert added.json() == {
+        "rules": [{"path": "/timeseries/list$", "method": "POST", "status": 500, "count": 1}] * 2,
+        "injected": {},
+    }
+    client = make_client(local_cdf, "publicdata")
+    for _ in range(2):  # a plain 500 is not retried by the SDK: each call meets one fault
+        with pytest.raises(CogniteAPIError) as raised:
+            client.time_series.list(limit=1)
+        assert raised.value.code == 500 and raised.value.message == "boom"
+    assert len(client.time_series.list(limit=1)) == 1  # the script is used up
+    assert _admin(local_cdf, "GET").json() == {"rules": [], "injected": {"500": 2}}
+    _admin(local_cdf, "POST", {"rules": [{**rule, "count": 5}]})
+    assert _admin(local_cdf, "DELETE").json()["rules"] == []
+    assert len(client.time_series.list(limit=1)) == 1
+
+
+def test_rates_are_seeded_so_a_campaign_repeats(local_cdf: RunningLocalCDF) -> None:
+    def campaign() -> list[int]:
+        _admin(local_cdf, "DELETE")
+        _admin(
+            local_cdf,
+            "POST",
+            {"seed": 42, "rules": [{"path": "/timeseries/byids$", "status": 503, "rate": 0.5}]},
+        )
+        token = fetch_token(local_cdf)
+        url = f"{local_cdf.base_url}/api/v1/projects/publicdata/timeseries/byids"
+        body = {"items": [{"externalId": "pi:160030"}]}
+        return [
+            httpx2.post(url, json=body, headers={"authorization": f"Bearer {token}"}).status_code for _ in range(40)
+        ]
+
+    first, second = campaign(), campaign()
+    assert first == second and set(first) == {200, 503}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"rules": [{"status": 503, "count": 1}]}, "rules[1].path: a regular expression over the URL path is required"),
+        ({"rules": [{"path": "(", "count": 1}]}, "rules[1].path: not a regular expression"),
+        ({"rules": [{"path": "x", "status": 200, "count": 1}]}, "rules[1].status: an HTTP error status 400-599"),
+        ({"rules": [{"path": "x"}]}, "rules[1]: give exactly one of count (scripted) and rate (seeded)"),
+        ({"rules": [{"path": "x", "count": 1, "rate": 0.1}]}, "rules[1]: give exactly one of count"),
+        ({"rules": [{"path": "x", "rate": 1.5}]}, "rules[1].rate: a probability in (0, 1]"),
+        ({"rules": [{"path": "x", "count": 0}]}, "rules[1].count: a positive integer"),
+        ({"rules": [{"path": "x", "count": 1, "colour": "red"}]}, "rules[1]: unknown keys ['colour']"),
+        ({"seed": "7", "rules": []}, "seed: an integer"),
+    ],
+)
+def test_bad_rules_are_refused_whole(local_cdf: RunningLocalCDF, body: dict[str, object], message: str) -> None:
+    good = {"path": "/timeseries/list$", "count": 1}
+    response = _admin(local_cdf, "POST", {**body, "rules": [good, *body.get("rules", [])]})  # type: ignore[list-item]
+    assert response.status_code == 400 and message in error_of(response)["message"]
+    assert _admin(local_cdf, "GET").json()["rules"] == []  # nothing applied, not even the valid first rule
+
+
+def test_admin_and_health_are_never_faulted(local_cdf: RunningLocalCDF) -> None:
+    token = fetch_token(local_cdf)  # before the rule: the token endpoint is faulted like the API
+    _admin(local_cdf, "POST", {"rules": [{"path": ".*", "status": 503, "rate": 1.0}]}, token=token)
+    assert httpx2.post(local_cdf.token_url, data={"grant_type": "client_credentials"}).status_code == 503
+    assert httpx2.get(f"{local_cdf.base_url}/_local/health").status_code == 200
+    assert _admin(local_cdf, "DELETE", token=token).status_code == 200
