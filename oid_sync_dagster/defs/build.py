@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import warnings
 
 import dagster as dg
 
@@ -30,6 +29,13 @@ from oid_sync_dagster.defs.translator import OidSyncTranslator
 from oid_sync_dagster.sync.windows import WEEK_MS, week_start
 
 
+def _reset_token(config: SyncConfig) -> str | None:
+    """The legacy reset_backfill, acted on once per distinct config (its content is the token)."""
+    if not config.sync_configuration.reset_backfill:
+        return None
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+
+
 def build_definitions(
     state: CatalogState,
     *,
@@ -43,41 +49,6 @@ def build_definitions(
     realtime_error_lag_s: float = 60 * 60,
 ) -> dg.Definitions:
     translator = translator or OidSyncTranslator()
-    with warnings.catch_warnings():
-        # Partitioned asset checks are a Dagster preview; per-week completeness is what they exist for.
-        warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partitions_def on an AssetCheckSpec")
-        return _build(
-            state,
-            config=config,
-            resource=resource,
-            translator=translator,
-            realtime_interval_s=realtime_interval_s,
-            history_interval_s=history_interval_s,
-            history_max_attempts=history_max_attempts,
-            realtime_warn_lag_s=realtime_warn_lag_s,
-            realtime_error_lag_s=realtime_error_lag_s,
-        )
-
-
-def _reset_token(config: SyncConfig) -> str | None:
-    """The legacy reset_backfill, acted on once per distinct config (its content is the token)."""
-    if not config.sync_configuration.reset_backfill:
-        return None
-    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
-
-
-def _build(
-    state: CatalogState,
-    *,
-    config: SyncConfig,
-    resource: OidSyncResource,
-    translator: OidSyncTranslator,
-    realtime_interval_s: int,
-    history_interval_s: int,
-    history_max_attempts: int,
-    realtime_warn_lag_s: float,
-    realtime_error_lag_s: float,
-) -> dg.Definitions:
     catalog = state.catalog()
     n_weeks = config.sync_configuration.history_weeks
     partitions_def = weekly_partitions(n_weeks, state.fetched_at_ms)

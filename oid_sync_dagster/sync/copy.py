@@ -89,21 +89,23 @@ def shifted(array: DatapointsArray, series: CatalogSeries, node: NodeId, offset_
     """
     target_ms = array.timestamp.astype("datetime64[ms]").astype(np.int64) + offset_ms
     due = target_ms <= now
-    if not due.all():
-        target_ms = target_ms[due]
-    nulls = {ts + offset_ms for ts in array.null_timestamps} if array.null_timestamps else None
+    if due.all():
+        due = slice(None)  # the usual case: keep views, copy nothing
+
+    def kept(column: np.ndarray | None) -> np.ndarray | None:
+        return None if column is None else column[due]
+
+    nulls = {ts + offset_ms for ts in array.null_timestamps if ts + offset_ms <= now} if array.null_timestamps else None
     return DatapointsArray(
         id=0,
         instance_id=node,
         is_string=series.is_string,
         is_step=series.is_step,
         type=series.type,
-        timestamp=target_ms.astype("datetime64[ms]"),
-        value=array.value if due.all() else array.value[due],
-        status_code=None if array.status_code is None else (array.status_code if due.all() else array.status_code[due]),
-        status_symbol=None
-        if array.status_symbol is None
-        else (array.status_symbol if due.all() else array.status_symbol[due]),
+        timestamp=target_ms[due].astype("datetime64[ms]"),
+        value=kept(array.value),
+        status_code=kept(array.status_code),
+        status_symbol=kept(array.status_symbol),
         null_timestamps=nulls,
     )
 

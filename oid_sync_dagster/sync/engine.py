@@ -24,7 +24,7 @@ from oid_sync_dagster.sync.edge import published_edge, published_part
 from oid_sync_dagster.sync.model import CatalogSeries, SeriesState, SyncResult
 from oid_sync_dagster.sync.purge import PurgeResult, purge
 from oid_sync_dagster.sync.report import report_run
-from oid_sync_dagster.sync.verify import WindowVerification, future_points, verify_window
+from oid_sync_dagster.sync.verify import MEASURE, Measure, WindowVerification, future_points, verify_window
 from oid_sync_dagster.sync.windows import (
     Window,
     clip_to_now,
@@ -144,16 +144,18 @@ class SyncEngine:
         weeks: Sequence[int],
         *,
         now: int | None = None,
+        source_edge: int | Measure | None = MEASURE,
         on_progress: ProgressCallback | None = None,
     ) -> SyncResult:
         """Copy whole target weeks (newest first), cut at now and at the source's edge; idempotent (rule 5).
 
         Whether a week is final is the caller's question (windows.week_is_final with result.source_edge):
-        the engine copies what is due and published, and says how much.
+        the engine copies what is due and published, and says how much. A caller that syncs week by week
+        passes the edge it measured once (with the same `now`), so it is not measured again per week.
         """
         now = self._clock() if now is None else now
         result = SyncResult(kind="weeks", now=now, offset_ms=self.settings.offset_ms)
-        result.source_edge = self.source_edge(series, now)
+        result.source_edge = self.source_edge(series, now) if source_edge is MEASURE else source_edge
         writable = self._prepare(series, result)
         tasks = []
         for week in sorted(set(weeks), reverse=True):

@@ -260,11 +260,11 @@ class SeriesVerification:
         return (self.source_count or 0) - (self.target_count or 0)
 
 
-class _Measure(enum.Enum):
+class Measure(enum.Enum):
     MEASURE = "measure"
 
 
-MEASURE = _Measure.MEASURE
+MEASURE = Measure.MEASURE
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,7 +333,7 @@ def verify_window(
     instance_space: str,
     now: int,
     *,
-    source_edge: int | _Measure | None = MEASURE,
+    source_edge: int | Measure | None = MEASURE,
     unit_ms: int = DEFAULT_UNIT_MS,
     use_aggregates: bool = True,
 ) -> WindowVerification:
@@ -348,7 +348,7 @@ def verify_window(
     if clipped is None:
         raise ValueError(f"target window {target_window} starts after now ({now}): nothing in it is due yet")
     source_window = shift(clipped, -offset_ms)
-    if isinstance(source_edge, _Measure):
+    if isinstance(source_edge, Measure):
         source_edge = published_edge(source, [s.external_id for s in series], now)
     source_counts = count_points(
         source, series, source_window, instance_space=None, unit_ms=unit_ms, use_aggregates=use_aggregates
