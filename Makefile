@@ -4,7 +4,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run local-cdf test lint bench bench-engine bench-dagster clean
+# Debian packages the browser test (Chromium, driven by Playwright) and the Postgres topology test need.
+SYSTEM_PACKAGES := chromium chromium-driver postgresql
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install system-deps run local-cdf test lint bench bench-engine bench-dagster clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +17,15 @@ $(STAMP): pyproject.toml setup.py
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## Installs the missing ones of $(SYSTEM_PACKAGES) with apt-get (root, or sudo).
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 ## The main job: Dagster (UI + daemon) on this code location, http://127.0.0.1:3000, instance in
 ## .oid_sync/dagster_home. Ctrl-C or SIGTERM stops it (another port: .venv/bin/oid-sync dev --port N).
@@ -24,7 +37,7 @@ local-cdf: $(STAMP)
 	$(BIN)/oid-sync local-cdf
 
 ## The whole test suite, ruff included.
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/ruff check oid_sync_dagster oid_sync_dagster_tests benchmarks
 	$(BIN)/ruff format --check oid_sync_dagster oid_sync_dagster_tests benchmarks
 	$(BIN)/pytest
