@@ -44,7 +44,8 @@ LOCAL_SOURCE_PROJECT = "publicdata"  # the local CDF's stand-in for OID
 DEFAULT_LOCAL_TARGET_PROJECT = "oid-sync"
 PROJECT_PATTERN = r"^[a-z0-9][a-z0-9-]*$"  # CDF project names; also what the local CDF accepts
 
-# Per request (ClientConfig.timeout; the SDK's default, stated so it is a decision, not an accident). The
+# Per request (ClientConfig.timeout; the SDK's default, stated so it is a decision, not an accident; the
+# config's `request_timeout` overrides it). The
 # slowest legitimate request is a 100k-point insert or read, a few seconds even on a slow link, so 60 s never
 # cuts one off, yet a stalled connection is dropped and (for idempotent requests) retried within a minute.
 # Shorter would turn slow-but-fine large requests into retries that redo the work.
@@ -109,6 +110,7 @@ def _client(
     client_id: str,
     client_secret: str,
     scopes: list[str],
+    timeout_s: float = REQUEST_TIMEOUT_S,
     **token_args: str,
 ) -> CogniteClient:
     # Building a client makes no request: the token is fetched on the first API call.
@@ -127,12 +129,14 @@ def _client(
             project=project,
             credentials=credentials,
             base_url=normalize_base_url(base_url),
-            timeout=REQUEST_TIMEOUT_S,
+            timeout=timeout_s,
         )
     )
 
 
-def oid_source_client(conn: OidConnection, environ: Mapping[str, str]) -> CogniteClient:
+def oid_source_client(
+    conn: OidConnection, environ: Mapping[str, str], *, timeout_s: float = REQUEST_TIMEOUT_S
+) -> CogniteClient:
     """The real OID: Entra ID client credentials with OID's public tenant and client id; secret from the env."""
     secret = read_secret(environ, conn.client_secret_env, purpose=f"the OID project {conn.project!r}")
     return _client(
@@ -142,10 +146,13 @@ def oid_source_client(conn: OidConnection, environ: Mapping[str, str]) -> Cognit
         client_id=conn.client_id,
         client_secret=secret,
         scopes=conn.scopes,
+        timeout_s=timeout_s,
     )
 
 
-def target_client(conn: TargetConnection, environ: Mapping[str, str]) -> CogniteClient:
+def target_client(
+    conn: TargetConnection, environ: Mapping[str, str], *, timeout_s: float = REQUEST_TIMEOUT_S
+) -> CogniteClient:
     """The user's CDF project, through any OAuth2 client-credentials IdP; secret from the env."""
     secret = read_secret(environ, conn.client_secret_env, purpose=f"the target project {conn.project!r}")
     return _client(
@@ -155,6 +162,7 @@ def target_client(conn: TargetConnection, environ: Mapping[str, str]) -> Cognite
         client_id=conn.client_id,
         client_secret=secret,
         scopes=conn.scopes,
+        timeout_s=timeout_s,
         **({"audience": conn.audience} if conn.audience else {}),
     )
 
@@ -165,6 +173,7 @@ def local_client(
     *,
     client_id: str | None = None,
     client_secret: str | None = None,
+    timeout_s: float = REQUEST_TIMEOUT_S,
 ) -> CogniteClient:
     """A client of a local CDF, given its base URL (token endpoint `{base_url}/oauth2/token`) or a running one.
 
@@ -185,6 +194,7 @@ def local_client(
         client_id=client_id if client_id is not None else default_id,
         client_secret=client_secret if client_secret is not None else default_secret,
         scopes=[f"{base_url}/.default"],  # the local CDF ignores scopes; CDF's shape for symmetry
+        timeout_s=timeout_s,
     )
 
 
@@ -239,11 +249,16 @@ def clients_from_env(
         except ValueError as exc:
             raise ConfigError(f"local CDF URL: {exc}") from None
     # Building makes no request, and a missing secret fails here, before the process-wide settings change.
+    timeout_s = config.sync_configuration.request_timeout / 1000
     if source_real:
-        source = oid_source_client(config.oid_connection, environ)
+        source = oid_source_client(config.oid_connection, environ, timeout_s=timeout_s)
     else:
-        source = local_client(local_url, LOCAL_SOURCE_PROJECT)
-    target = target_client(target_conn, environ) if target_conn is not None else local_client(local_url, target_project)
+        source = local_client(local_url, LOCAL_SOURCE_PROJECT, timeout_s=timeout_s)
+    target = (
+        target_client(target_conn, environ, timeout_s=timeout_s)
+        if target_conn is not None
+        else local_client(local_url, target_project, timeout_s=timeout_s)
+    )
     # gzip follows the target: it receives the big bodies (inserts); requests to the source are small queries.
     configure_sdk(loopback=is_loopback_url(target.config.base_url))
     return CDFClients(source=source, target=target, source_local=not source_real, target_local=target_conn is None)

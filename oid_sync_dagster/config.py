@@ -374,6 +374,14 @@ class SyncConfiguration(_Model):
     points_per_insert: StrictInt = Field(MAX_POINTS_PER_INSERT, ge=1, le=MAX_POINTS_PER_INSERT)
     series_per_read: StrictInt = Field(MAX_SERIES_PER_READ, ge=1, le=MAX_SERIES_PER_READ)
     max_workers: StrictInt = Field(4, ge=1, le=64)
+    request_timeout: PositiveRelativeMs = Field(
+        60_000,
+        le=600_000,
+        description=(
+            "Per-request timeout of both clients (e.g. 60s). A stalled request is dropped after this and, when "
+            "idempotent, retried by the SDK."
+        ),
+    )
 
     @model_validator(mode="after")
     def _reconcile_legacy(self) -> Self:

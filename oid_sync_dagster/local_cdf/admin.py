@@ -1,13 +1,14 @@
 """The fault-injection admin endpoint, outside `/api` so the SDK never reaches it: `/_local/faults`.
 
-POST adds rules (scripted: the next `count` matching requests; or a seeded `rate`), DELETE clears them, GET
+POST adds rules (scripted: the next `count` matching requests; a seeded `rate`; or an outage of `for_s`
+seconds, every matching request or a seeded `rate` of them), DELETE clears them, GET
 reports the rules in force and the faults injected so far. It needs a valid bearer token like the API (the
 same client credentials), so nothing on the machine can switch faults on anonymously; requests to `/_local`
 are never faulted themselves.
 
 Body of a POST: `{"seed": 7, "rules": [{"path": "/timeseries/data$", "method": "POST", "status": 503,
 "headers": {"Retry-After": "2"}, "stall_s": 0, "drop": false, "message": "...", "count": 3}]}`; a rule has
-exactly one of `count` and `rate`.
+`count`, or `rate` and/or `for_s` (a token-endpoint outage: `{"path": "^/oauth2/token$", "for_s": 30}`).
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from oid_sync_dagster.local_cdf.errors import CDFError, bad_request
 from oid_sync_dagster.local_cdf.faults import Fault, FaultInjector
 from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
 
-_RULE_KEYS = {"path", "method", "status", "headers", "stall_s", "drop", "message", "count", "rate"}
+_RULE_KEYS = {"path", "method", "status", "headers", "stall_s", "drop", "message", "count", "rate", "for_s"}
 
 
-def _rule(raw: Any, index: int) -> tuple[str, str | None, Fault, int | None, float | None]:
+def _rule(raw: Any, index: int) -> tuple[str, str | None, Fault, int | None, float | None, float | None]:
     where = f"rules[{index}]"
     if not isinstance(raw, dict):
         raise bad_request(f"{where}: must be an object")
@@ -56,16 +57,20 @@ def _rule(raw: Any, index: int) -> tuple[str, str | None, Fault, int | None, flo
     drop = raw.get("drop", False)
     if not isinstance(drop, bool):
         raise bad_request(f"{where}.drop: true or false")
-    count, rate = raw.get("count"), raw.get("rate")
-    if (count is None) == (rate is None):
-        raise bad_request(f"{where}: give exactly one of count (scripted) and rate (seeded)")
+    count, rate, for_s = raw.get("count"), raw.get("rate"), raw.get("for_s")
+    if count is not None and (rate is not None or for_s is not None):
+        raise bad_request(f"{where}: count (scripted) excludes rate and for_s")
+    if count is None and rate is None and for_s is None:
+        raise bad_request(f"{where}: give count (scripted), rate (seeded) or for_s (an outage, optionally with rate)")
+    if for_s is not None and (not isinstance(for_s, int | float) or isinstance(for_s, bool) or not 0 < for_s <= 3600):
+        raise bad_request(f"{where}.for_s: seconds in (0, 3600] (got {for_s!r})")
     if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
         raise bad_request(f"{where}.count: a positive integer (got {count!r})")
     if rate is not None and (not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 < rate <= 1):
         raise bad_request(f"{where}.rate: a probability in (0, 1] (got {rate!r})")
     message = str(raw.get("message", "Injected fault"))
     fault = Fault(status=status, headers=dict(headers), stall_s=float(stall), drop=drop, message=message)
-    return path, method, fault, count, None if rate is None else float(rate)
+    return path, method, fault, count, None if rate is None else float(rate), None if for_s is None else float(for_s)
 
 
 def faults_endpoint(
@@ -91,9 +96,11 @@ def faults_endpoint(
                 raise bad_request(f"seed: an integer (got {seed!r})")
             if seed is not None:
                 faults.reseed(seed)
-            for path, method, fault, count, rate in rules:
+            for path, method, fault, count, rate, for_s in rules:
                 if count is not None:
                     faults.script(path, [fault] * count, method=method)
+                elif for_s is not None:
+                    faults.outage(path, fault, for_s, rate=1.0 if rate is None else rate, method=method)
                 else:
                     faults.rate(path, fault, rate or 0.0, method=method)
             return JSONResponse(faults.describe())

@@ -1,7 +1,8 @@
 """The fault hook in the request path, and the request log and counters that tests read.
 
 A `FaultInjector` decides, per request, whether to answer with an injected fault instead of serving it. Rules are
-scripted sequences (the next N matching requests) or seeded rates, so a run repeats.
+scripted sequences (the next N matching requests), seeded rates (so a run repeats), or outages (every matching
+request, or a seeded share of them, for the next T seconds).
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import random
 import re
 import threading
+import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -29,6 +32,7 @@ class _Rule:
     fault: Fault
     remaining: int | None  # scripted: how many more matches; None: rate based
     rate: float = 1.0
+    until: float | None = None  # outage: active until this clock reading; None: no end
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +47,8 @@ class RequestRecord:
 
 
 class FaultInjector:
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock  # outages end by this clock
         self._rules: list[_Rule] = []
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -59,6 +64,12 @@ class FaultInjector:
         with self._lock:
             self._rules.append(_Rule(method, re.compile(path), fault, remaining=None, rate=rate))
 
+    def outage(self, path: str, fault: Fault, duration_s: float, rate: float = 1.0, method: str | None = None) -> None:
+        """Every matching request (or a seeded `rate` of them) gets `fault` for the next `duration_s` seconds."""
+        with self._lock:
+            until = self._clock() + duration_s
+            self._rules.append(_Rule(method, re.compile(path), fault, remaining=None, rate=rate, until=until))
+
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
@@ -70,18 +81,28 @@ class FaultInjector:
 
     def describe(self) -> dict[str, object]:
         with self._lock:
-            rules = [
-                {"path": r.path.pattern, "method": r.method, "status": r.fault.status, "rate": r.rate}
-                if r.remaining is None
-                else {"path": r.path.pattern, "method": r.method, "status": r.fault.status, "count": r.remaining}
-                for r in self._rules
-            ]
+            self._expire()
+            rules: list[dict[str, object]] = []
+            for r in self._rules:
+                rule: dict[str, object] = {"path": r.path.pattern, "method": r.method, "status": r.fault.status}
+                if r.remaining is not None:
+                    rule["count"] = r.remaining
+                else:
+                    rule["rate"] = r.rate
+                if r.until is not None:
+                    rule["for_s"] = round(r.until - self._clock(), 3)
+                rules.append(rule)
             return {"rules": rules, "injected": {str(k): v for k, v in sorted(self.injected.items())}}
+
+    def _expire(self) -> None:
+        now = self._clock()
+        self._rules = [r for r in self._rules if r.until is None or r.until > now]
 
     def decide(self, method: str, path: str) -> Fault | None:
         if path.startswith("/_local/"):
             return None  # the admin and health endpoints are never faulted
         with self._lock:
+            self._expire()
             for rule in self._rules:
                 if rule.method not in (None, method) or not rule.path.search(path):
                     continue
@@ -112,6 +133,12 @@ class RequestLog:
         pattern = re.compile(path_regex)
         with self._lock:
             return [r for r in self.records if pattern.search(r.path) and method in (None, r.method)]
+
+    def outage(self, path: str, fault: Fault, duration_s: float, rate: float = 1.0, method: str | None = None) -> None:
+        """Every matching request (or a seeded `rate` of them) gets `fault` for the next `duration_s` seconds."""
+        with self._lock:
+            until = self._clock() + duration_s
+            self._rules.append(_Rule(method, re.compile(path), fault, remaining=None, rate=rate, until=until))
 
     def clear(self) -> None:
         with self._lock:

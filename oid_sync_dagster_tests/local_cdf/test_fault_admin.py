@@ -6,6 +6,7 @@ import httpx2
 import pytest
 from cognite.client.exceptions import CogniteAPIError
 
+from oid_sync_dagster.local_cdf.faults import Fault, FaultInjector
 from oid_sync_dagster.local_cdf.server import RunningLocalCDF
 from oid_sync_dagster_tests.conftest import make_client
 from oid_sync_dagster_tests.local_cdf.conftest import error_of, fetch_token
@@ -67,8 +68,10 @@ def test_rates_are_seeded_so_a_campaign_repeats(local_cdf: RunningLocalCDF) -> N
         ({"rules": [{"status": 503, "count": 1}]}, "rules[1].path: a regular expression over the URL path is required"),
         ({"rules": [{"path": "(", "count": 1}]}, "rules[1].path: not a regular expression"),
         ({"rules": [{"path": "x", "status": 200, "count": 1}]}, "rules[1].status: an HTTP error status 400-599"),
-        ({"rules": [{"path": "x"}]}, "rules[1]: give exactly one of count (scripted) and rate (seeded)"),
-        ({"rules": [{"path": "x", "count": 1, "rate": 0.1}]}, "rules[1]: give exactly one of count"),
+        ({"rules": [{"path": "x"}]}, "rules[1]: give count (scripted), rate (seeded) or for_s (an outage"),
+        ({"rules": [{"path": "x", "count": 1, "rate": 0.1}]}, "rules[1]: count (scripted) excludes rate and for_s"),
+        ({"rules": [{"path": "x", "count": 1, "for_s": 5}]}, "rules[1]: count (scripted) excludes rate and for_s"),
+        ({"rules": [{"path": "x", "for_s": 0}]}, "rules[1].for_s: seconds in (0, 3600]"),
         ({"rules": [{"path": "x", "rate": 1.5}]}, "rules[1].rate: a probability in (0, 1]"),
         ({"rules": [{"path": "x", "count": 0}]}, "rules[1].count: a positive integer"),
         ({"rules": [{"path": "x", "count": 1, "colour": "red"}]}, "rules[1]: unknown keys ['colour']"),
@@ -88,3 +91,26 @@ def test_admin_and_health_are_never_faulted(local_cdf: RunningLocalCDF) -> None:
     assert httpx2.post(local_cdf.token_url, data={"grant_type": "client_credentials"}).status_code == 503
     assert httpx2.get(f"{local_cdf.base_url}/_local/health").status_code == 200
     assert _admin(local_cdf, "DELETE", token=token).status_code == 200
+
+
+def test_an_outage_fails_every_matching_request_until_it_ends(local_cdf: RunningLocalCDF) -> None:
+    token = fetch_token(local_cdf)
+    added = _admin(local_cdf, "POST", {"rules": [{"path": "^/oauth2/token$", "for_s": 600}]}, token=token)
+    [rule] = added.json()["rules"]
+    assert rule["path"] == "^/oauth2/token$" and rule["rate"] == 1.0 and 599 < rule["for_s"] <= 600
+    for _ in range(3):
+        assert httpx2.post(local_cdf.token_url, data={"grant_type": "client_credentials"}).status_code == 503
+    assert _admin(local_cdf, "GET", token=token).json()["injected"] == {"503": 3}
+
+
+def test_outages_end_by_the_injectors_clock() -> None:
+    now = [100.0]
+    faults = FaultInjector(clock=lambda: now[0])
+    faults.outage("^/oauth2/token$", Fault(status=503), duration_s=30)
+    assert faults.decide("POST", "/oauth2/token") == Fault(status=503)
+    assert faults.decide("POST", "/api/v1/projects/p/timeseries/list") is None  # other paths unaffected
+    now[0] = 129.999
+    assert faults.decide("POST", "/oauth2/token") is not None
+    now[0] = 130.0
+    assert faults.decide("POST", "/oauth2/token") is None
+    assert faults.describe() == {"rules": [], "injected": {"503": 2}}
