@@ -35,6 +35,12 @@ TYPES_CHECK = "types_match"
 DRIFT_CHECK = "source_not_drifted"
 FRESH_CHECK = "fresh"
 FUTURE_CHECK = "no_future_points"
+# The SDK retries throttling and 5xx on idempotent requests, but not a token fetch, a 5xx on a non-idempotent POST
+# or a stalled one, and it gives up after 10 retries. A step that still fails with an error a retry may heal is
+# run again whole (the sync is idempotent: it rewrites the same points) after about 10, 30 and 70 s, which
+# outlasts a token-endpoint outage of a minute. Refusals (a missing node, a type conflict) are not retried; run
+# retries (dagster.yaml) cover a run worker that died.
+STEP_RETRY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 source_catalog_spec = dg.AssetSpec(
     SOURCE_KEY,
@@ -71,6 +77,7 @@ def _series_step(
         + (f"; not final yet: {', '.join(key_of(w) for w in waiting)}" if waiting else "")
     )
     failures: dict[str, str] = {}
+    retryable: list[str] = []
     failed_checks: list[str] = []
 
     def verify(week: int) -> WindowVerification | None:
@@ -81,6 +88,8 @@ def _series_step(
             context.log.info(f"week {key_of(week)}: {result.summary_line()}")
             for name, errors in result.failed.items():
                 failures.setdefault(name, errors[0] if errors[0].startswith(name) else f"{name}: {errors[0]}")
+                if result.series[name].retryable:
+                    retryable.append(name)
         per_series_s = result.seconds / max(len(selected), 1) if result else 0.0
         for item in selected:
             outcome = result.series.get(item.external_id) if result else None
@@ -116,6 +125,7 @@ def _series_step(
         raise dg.Failure(
             description="; ".join([*problems, *failed_checks[:20]])[:4000],
             metadata={"failed_series": len(failures), "failed_checks": len(failed_checks)},
+            allow_retries=bool(retryable),  # a week not yet final or a refused series won't heal in minutes
         )
 
 
@@ -161,6 +171,7 @@ def _shard(
         check_specs=check_specs,
         can_subset=True,
         pool=POOL,
+        retry_policy=STEP_RETRY,
         # One run for any range of weeks: the engine streams them all, newest first.
         backfill_policy=dg.BackfillPolicy.single_run(),
         description=f"Weekly history of the {group} series.",
@@ -182,6 +193,7 @@ def build_catalog_asset(catalog: Sequence[CatalogSeries]) -> dg.AssetsDefinition
         group_name="catalog",
         deps=[SOURCE_KEY],
         pool=POOL,
+        retry_policy=STEP_RETRY,
         kinds={"cognite"},
         description="CogniteTimeSeries nodes for every source series in the target's instance space, plus "
         "the sync-state schema.",
@@ -255,6 +267,7 @@ def build_realtime_asset(
         group_name="realtime",
         deps=[CATALOG_KEY],
         pool=POOL,
+        retry_policy=STEP_RETRY,
         kinds={"cognite"},
         description="The open edge: every series from its synced-through mark to the source's published edge, "
         "shifted and cut at now. Driven by the realtime sensor; downtime heals on the next run.",
@@ -273,6 +286,12 @@ def build_realtime_asset(
             context.log.warning(f"could not report the run to the extraction pipeline: {error}")
         for line in failure_lines(result):
             context.log.error(line)
+        if result.retryable:
+            # Marks advanced only for the series that succeeded, so the step retry copies just the rest.
+            raise dg.Failure(
+                description=f"{len(result.failed)} series failed; retrying: " + "; ".join(failure_lines(result)),
+                metadata={"failed_series": len(result.failed), "points_written": result.points_written},
+            )
         lag = realtime_lag_ms(engine, catalog, result.now)
         future = engine.future_points(list(catalog), now=result.now)
         lag_s = None if lag is None else lag / 1000

@@ -20,9 +20,9 @@ import numpy as np
 from cognite.client import CogniteClient
 from cognite.client.data_classes import DatapointsArray
 from cognite.client.data_classes.data_modeling import NodeId
-from cognite.client.exceptions import CogniteAPIError, CogniteException, CogniteNotFoundError
+from cognite.client.exceptions import CogniteAPIError, CogniteNotFoundError
 
-from oid_sync_dagster.sync.model import CatalogSeries, SyncResult
+from oid_sync_dagster.sync.model import CDF_ERRORS, CatalogSeries, SyncResult
 from oid_sync_dagster.sync.windows import DAY_MS, WEEK_MS, Window, week_start
 
 _MONDAY_EPOCH_MS = week_start(0) + WEEK_MS  # 1970-01-05, the first Monday after the epoch
@@ -192,7 +192,11 @@ class _Writer:
                 self._fail(batch, f"insert failed: {_describe(error)}")
                 return
             gone = [p for p in batch if p.series.external_id in missing]
-            self._fail(gone, "no time series for the target node (the node is missing or is not a time series)")
+            self._fail(
+                gone,
+                "no time series for the target node (the node is missing or is not a time series)",
+                permanent=True,
+            )
             rest = [p for p in batch if p.series.external_id not in missing]
             if rest:
                 self.insert(rest)
@@ -203,8 +207,10 @@ class _Writer:
                 for name in sorted(names):
                     self.insert([p for p in batch if p.series.external_id == name])
             else:
-                self._fail(batch, f"insert failed: {_describe(error)}")
-        except (CogniteException, OSError) as error:
+                # CDF refusing one series' points (4xx other than throttling) will refuse them again.
+                refused = 400 <= error.code < 500 and error.code != 429
+                self._fail(batch, f"insert failed: {_describe(error)}", permanent=refused)
+        except CDF_ERRORS as error:
             self._fail(batch, f"insert failed: {_describe(error)}")
         else:
             self._credit(batch)
@@ -218,10 +224,10 @@ class _Writer:
                     series.points_by_week[week] += count
                 self.points_written += len(piece)
 
-    def _fail(self, batch: list[_Piece], message: str) -> None:
+    def _fail(self, batch: list[_Piece], message: str, *, permanent: bool = False) -> None:
         with self._lock:
             for name in sorted({p.series.external_id for p in batch}):
-                self._result.fail(name, f"{name}: {message}")
+                self._result.fail(name, f"{name}: {message}", permanent=permanent)
 
 
 def _read_units(tasks: Sequence[CopyTask], settings: CopySettings) -> list[tuple[Window, list[CatalogSeries]]]:
@@ -316,12 +322,12 @@ def _read(
             treat_uncertain_as_bad=False,
             ignore_unknown_ids=True,
         )
-    except (CogniteException, OSError) as error:
+    except CDF_ERRORS as error:
         for name in names:
             result.fail(name, f"{name}: read of source [{window.start}, {window.end}) failed: {_describe(error)}")
         return {}
     found = {array.external_id: array for array in arrays if array.external_id}
     for name in names:
         if name not in found:
-            result.fail(name, f"{name}: not found in the source")
+            result.fail(name, f"{name}: not found in the source", permanent=True)
     return found

@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 
 from cognite.client import CogniteClient
 from cognite.client.data_classes.data_modeling import ViewId
-from cognite.client.exceptions import CogniteException
 
 from oid_sync_dagster.config import SyncConfig
 from oid_sync_dagster.sync import state as sync_state
 from oid_sync_dagster.sync.catalog import CatalogSync, list_source_series, read_target_nodes, upsert_target_nodes
 from oid_sync_dagster.sync.copy import CopySettings, CopyTask, Progress, copy_windows
 from oid_sync_dagster.sync.edge import published_edge, published_part
-from oid_sync_dagster.sync.model import CatalogSeries, SeriesState, SyncResult
+from oid_sync_dagster.sync.model import CDF_ERRORS, CatalogSeries, SeriesState, SyncResult
 from oid_sync_dagster.sync.purge import PurgeResult, purge
 from oid_sync_dagster.sync.report import report_run
 from oid_sync_dagster.sync.verify import MEASURE, Measure, WindowVerification, future_points, verify_window
@@ -277,7 +276,7 @@ class SyncEngine:
     def _read_states(self, series: Sequence[CatalogSeries], result: SyncResult) -> list[SeriesState]:
         try:
             found = sync_state.read_states(self.target, self.settings.instance_space, [s.external_id for s in series])
-        except CogniteException as error:
+        except CDF_ERRORS as error:
             for item in series:
                 result.fail(item.external_id, f"{item.external_id}: reading its sync state failed: {error}")
             return [SeriesState(s.external_id) for s in series]
@@ -288,7 +287,7 @@ class SyncEngine:
             return
         try:
             sync_state.write_states(self.target, self.settings.instance_space, states)
-        except CogniteException as error:
+        except CDF_ERRORS as error:
             # The data is written; without its mark the next run re-copies it, which is idempotent.
             for item in states:
                 result.fail(item.external_id, f"{item.external_id}: writing its sync state failed: {error}")
@@ -315,7 +314,7 @@ class SyncEngine:
                 instance_space=self.settings.instance_space,
                 view=self.settings.view,
             )
-        except CogniteException as error:
+        except CDF_ERRORS as error:
             for item in series:
                 result.fail(item.external_id, f"{item.external_id}: reading its target node failed: {error}")
             return []
@@ -327,18 +326,23 @@ class SyncEngine:
             node = nodes.get(name)
             if node is None:
                 space = self.settings.instance_space
-                result.fail(name, f"{name}: no CogniteTimeSeries node {space}/{name} in the target (sync the catalog)")
+                result.fail(
+                    name,
+                    f"{name}: no CogniteTimeSeries node {space}/{name} in the target (sync the catalog)",
+                    permanent=True,
+                )
                 continue
             if node.type is not None and node.type != item.type:
                 result.fail(
                     name,
                     f"{name}: the target node is a {node.type} time series but the source series is {item.type}; "
                     "skipped",
+                    permanent=True,
                 )
                 continue
             state = states.get(name, SeriesState(name))
             if problem := sync_state.offset_conflict(state, self.settings.offset_ms):
-                result.fail(name, problem)
+                result.fail(name, problem, permanent=True)
                 continue
             if state.offset_ms is None:
                 adopt.append(SeriesState(name, self.settings.offset_ms, state.synced_through))

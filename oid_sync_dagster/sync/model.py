@@ -10,9 +10,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Literal
 
+import httpx2
 from cognite.client.data_classes.data_modeling import NodeId
+from cognite.client.exceptions import CogniteException
 
 from oid_sync_dagster.sync.windows import Window
+
+# What a call to CDF can raise once the SDK's own retries are spent. The SDK raises raw httpx2 errors (not
+# Cognite ones) for a token endpoint's 5xx or a network failure while fetching a token, so they are named here.
+CDF_ERRORS: tuple[type[BaseException], ...] = (CogniteException, OSError, httpx2.HTTPError)
 
 SeriesType = Literal["numeric", "string"]
 
@@ -61,6 +67,7 @@ class SeriesResult:
     errors: list[str] = field(default_factory=list)
     source_window: Window | None = None
     seconds: float = 0.0
+    retryable: bool = False  # some error may heal on a retry (an API or network error, not a refusal of ours)
 
     @property
     def ok(self) -> bool:
@@ -85,10 +92,12 @@ class SyncResult:
             result = self.series[external_id] = SeriesResult(external_id)
         return result
 
-    def fail(self, external_id: str, message: str) -> None:
-        errors = self.for_series(external_id).errors
-        if message not in errors:  # the same failure in many chunks is one error
-            errors.append(message)
+    def fail(self, external_id: str, message: str, *, permanent: bool = False) -> None:
+        """Record a series' failure; `permanent` when retrying cannot help (a missing node, a type conflict)."""
+        series = self.for_series(external_id)
+        if message not in series.errors:  # the same failure in many chunks is one error
+            series.errors.append(message)
+        series.retryable = series.retryable or not permanent
 
     def finish(self) -> SyncResult:
         self.seconds = time.monotonic() - self.started_at
@@ -105,6 +114,11 @@ class SyncResult:
     @property
     def failed(self) -> dict[str, list[str]]:
         return {xid: r.errors for xid, r in self.series.items() if r.errors}
+
+    @property
+    def retryable(self) -> bool:
+        """Some series failed in a way a retry may heal."""
+        return any(r.retryable for r in self.series.values() if r.errors)
 
     @property
     def error_count(self) -> int:
