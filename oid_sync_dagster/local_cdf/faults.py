@@ -24,6 +24,11 @@ class Fault:
     drop: bool = False  # close the connection without an answer
     message: str = "Injected fault"
 
+    @property
+    def kind(self) -> str:
+        """How the client meets it: a dropped connection, a stall (a read timeout), or an error status."""
+        return "drop" if self.drop else "stall" if self.stall_s else str(self.status)
+
 
 @dataclass
 class _Rule:
@@ -52,7 +57,7 @@ class FaultInjector:
         self._rules: list[_Rule] = []
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
-        self.injected: Counter[int] = Counter()
+        self.injected: Counter[str] = Counter()  # by kind: the status, or 'stall' / 'drop'
 
     def script(self, path: str, faults: list[Fault], method: str | None = None) -> None:
         """The next len(faults) requests matching `path` (a regex searched in the URL path) get these faults."""
@@ -92,7 +97,7 @@ class FaultInjector:
                 if r.until is not None:
                     rule["for_s"] = round(r.until - self._clock(), 3)
                 rules.append(rule)
-            return {"rules": rules, "injected": {str(k): v for k, v in sorted(self.injected.items())}}
+            return {"rules": rules, "injected": dict(sorted(self.injected.items()))}
 
     def _expire(self) -> None:
         now = self._clock()
@@ -108,10 +113,10 @@ class FaultInjector:
                     continue
                 if rule.remaining is not None:
                     self._rules.remove(rule)
-                    self.injected[rule.fault.status] += 1
+                    self.injected[rule.fault.kind] += 1
                     return rule.fault
                 if self._rng.random() < rule.rate:
-                    self.injected[rule.fault.status] += 1
+                    self.injected[rule.fault.kind] += 1
                     return rule.fault
         return None
 

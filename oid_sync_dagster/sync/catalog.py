@@ -14,11 +14,13 @@ from cognite.client import CogniteClient
 from cognite.client.data_classes.data_modeling import NodeApply, NodeId, NodeOrEdgeData, SpaceApply, ViewId
 
 from oid_sync_dagster.sync.model import CatalogSeries
+from oid_sync_dagster.sync.retry import on_transport_errors
 
 # CDF's limit of nodes per instances apply / retrieve request.
 _INSTANCES_PER_REQUEST = 1000
 
 
+@on_transport_errors
 def list_source_series(source: CogniteClient, external_id_prefix: str) -> list[CatalogSeries]:
     """Every source series whose external id starts with the prefix, with its metadata, sorted by external id."""
     found = source.time_series.list(external_id_prefix=external_id_prefix, limit=None)
@@ -72,6 +74,7 @@ class CatalogSync:
         return out
 
 
+@on_transport_errors
 def read_target_nodes(
     target: CogniteClient, external_ids: Iterable[str], *, instance_space: str, view: ViewId
 ) -> dict[str, TargetNode]:
@@ -125,6 +128,7 @@ def _differs(series: CatalogSeries, node: TargetNode) -> bool:
     )
 
 
+@on_transport_errors
 def upsert_target_nodes(
     target: CogniteClient,
     series: Sequence[CatalogSeries],

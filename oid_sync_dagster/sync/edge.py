@@ -8,9 +8,11 @@ from cognite.client import CogniteClient
 from cognite.client.data_classes.datapoints import LatestDatapoint
 from cognite.client.utils import datetime_to_ms
 
+from oid_sync_dagster.sync.retry import on_transport_errors
 from oid_sync_dagster.sync.windows import Window
 
 
+@on_transport_errors
 def latest_timestamps(source: CogniteClient, external_ids: Sequence[str], before: int) -> dict[str, int]:
     """Newest source timestamp at or before `before` per series; series with no such point are absent.
 

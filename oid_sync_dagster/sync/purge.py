@@ -12,6 +12,7 @@ from cognite.client.exceptions import CogniteNotFoundError
 
 from oid_sync_dagster.sync import state as sync_state
 from oid_sync_dagster.sync.model import CatalogSeries, SeriesState
+from oid_sync_dagster.sync.retry import on_transport_errors
 from oid_sync_dagster.sync.windows import WEEK_MS, Window, source_window_for_week, week_start
 
 # CDF accepts timestamps from 1900-01-01; purging "all" deletes from there to the far future.
@@ -70,6 +71,7 @@ def purge(
     return PurgeResult(series=purged, windows=windows, states_reset=len(changed), absent=sorted(absent))
 
 
+@on_transport_errors
 def _delete(target: CogniteClient, ranges: list[dict[str, object]]) -> set[str]:
     """Delete the ranges; a series without a target time series is skipped (returned), not fatal."""
     try:

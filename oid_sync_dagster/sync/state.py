@@ -27,6 +27,7 @@ from cognite.client.data_classes.data_modeling import (
 
 from oid_sync_dagster.config import format_relative_ms
 from oid_sync_dagster.sync.model import SeriesState
+from oid_sync_dagster.sync.retry import on_transport_errors
 
 STATE_EXTERNAL_ID = "OidSyncState"
 STATE_VERSION = "v1"
@@ -39,6 +40,7 @@ def state_view(instance_space: str) -> ViewId:
     return ViewId(instance_space, STATE_EXTERNAL_ID, STATE_VERSION)
 
 
+@on_transport_errors
 def ensure_state_schema(target: CogniteClient, instance_space: str) -> ViewId:
     """Create (idempotently) the state container and its view in the instance space."""
     container = ContainerApply(
@@ -69,6 +71,7 @@ def ensure_state_schema(target: CogniteClient, instance_space: str) -> ViewId:
     return view
 
 
+@on_transport_errors
 def read_states(target: CogniteClient, instance_space: str, external_ids: Iterable[str]) -> dict[str, SeriesState]:
     """The state of every given series; a series without a node or without state gets an empty state."""
     ids = [NodeId(instance_space, xid) for xid in external_ids]
@@ -89,6 +92,7 @@ def read_states(target: CogniteClient, instance_space: str, external_ids: Iterab
     return states
 
 
+@on_transport_errors
 def write_states(target: CogniteClient, instance_space: str, states: Sequence[SeriesState]) -> None:
     """Write the states onto the existing nodes; only our view's properties change (replace=False)."""
     view = state_view(instance_space)

@@ -39,6 +39,7 @@ from cognite.client.utils import datetime_to_ms
 
 from oid_sync_dagster.sync.edge import published_edge
 from oid_sync_dagster.sync.model import CatalogSeries
+from oid_sync_dagster.sync.retry import on_transport_errors
 from oid_sync_dagster.sync.windows import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS, Window, clip_to_now, shift
 
 # The units CDF aligns an aggregate's start to, and the granularity that asks for one bucket per unit.
@@ -118,6 +119,7 @@ def _as_list(found: object) -> list[object]:
     return list(found)  # type: ignore[call-overload]
 
 
+@on_transport_errors
 def _types_in_project(
     client: CogniteClient, external_ids: Sequence[str], instance_space: str | None
 ) -> dict[str, bool]:
@@ -138,6 +140,7 @@ def _types_in_project(
     return types
 
 
+@on_transport_errors
 def _raw_counts(
     client: CogniteClient,
     external_ids: Sequence[str],
@@ -166,6 +169,7 @@ def _raw_counts(
     return counts
 
 
+@on_transport_errors
 def _aggregate_counts(
     client: CogniteClient,
     external_ids: Sequence[str],
@@ -376,6 +380,7 @@ def _ms(timestamp: object) -> int | None:
     return int(timestamp)  # type: ignore[call-overload]
 
 
+@on_transport_errors
 def _latest_in_target(target: CogniteClient, external_ids: Sequence[str], instance_space: str) -> dict[str, int | None]:
     """The newest point's timestamp per existing target series, Bad points included; None when it has none."""
     found = target.time_series.data.retrieve_latest(

@@ -968,7 +968,7 @@ def test_retryable_faults_are_retried(local_cdf: RunningLocalCDF, source: Cognit
     assert len(source.time_series.list(limit=None)) == 363
     records = local_cdf.request_log.matching(r"/timeseries/list$")
     assert [(r.status, r.fault) for r in records] == [(503, True), (503, True), (200, False)]
-    assert local_cdf.faults.injected[503] == 2
+    assert local_cdf.faults.injected["503"] == 2
 
 
 def test_plain_500_is_not_retried(local_cdf: RunningLocalCDF, source: CogniteClient) -> None:
