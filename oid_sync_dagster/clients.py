@@ -247,7 +247,7 @@ def clients_from_env(
         try:
             local_url = normalize_base_url(given)
         except ValueError as exc:
-            raise ConfigError(f"local CDF URL: {exc}") from None
+            raise ConfigError(f"local CDF URL (local_cdf_url or {LOCAL_CDF_URL_ENV}): {exc}") from None
     # Building makes no request, and a missing secret fails here, before the process-wide settings change.
     timeout_s = config.sync_configuration.request_timeout / 1000
     if source_real:

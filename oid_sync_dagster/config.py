@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
@@ -77,19 +77,29 @@ def format_relative_ms(ms: int) -> str:
     return "".join(parts) + (f"+{ms}ms" if ms else "")
 
 
+# CDF stores timestamps from 1900-01-01 to 2099-12-31, so no duration or offset longer than that span (about 200
+# years) can mean anything: 10000 weeks (about 190 years) is the round bound below it. Longer ones only fail later,
+# at the first request (reads before 1900) or never visibly (an edge ceiling before all data).
+MAX_DURATION_MS = 10_000 * WEEK_MS
+MAX_HISTORY_WEEKS = 520
+
+
+def _bounded_relative_ms(limit_ms: int, *, positive: bool) -> Callable[[object], int]:
+    # Bounds are checked here, not with gt/le, so the error shows the text as written rather than the parsed ms.
+    def parse(text: object) -> int:
+        ms = parse_relative_ms(text)  # type: ignore[arg-type]  # it refuses anything but text itself
+        if positive and ms <= 0:
+            raise ValueError(f"must be a positive duration, got {text!r}")
+        if ms > limit_ms:
+            raise ValueError(f"must be at most {format_relative_ms(limit_ms)}, got {text!r}")
+        return ms
+
+    return parse
+
+
 # Only text is a relative time: a bare YAML number (15: minutes? ms?) is ambiguous and rejected.
-RelativeMs = Annotated[int, BeforeValidator(parse_relative_ms)]
-
-
-def _positive_relative_ms(text: str) -> int:
-    # Checked here, not with gt=0, so the error shows the text as written rather than the parsed 0.
-    ms = parse_relative_ms(text)
-    if ms <= 0:
-        raise ValueError(f"must be a positive duration, got {text!r}")
-    return ms
-
-
-PositiveRelativeMs = Annotated[int, BeforeValidator(_positive_relative_ms)]
+RelativeMs = Annotated[int, BeforeValidator(_bounded_relative_ms(MAX_DURATION_MS, positive=False))]
+PositiveRelativeMs = Annotated[int, BeforeValidator(_bounded_relative_ms(MAX_DURATION_MS, positive=True))]
 StrictInt = Annotated[int, Field(strict=True)]
 
 
@@ -293,7 +303,10 @@ def target_connection_from_env(environ: Mapping[str, str]) -> TargetConnection |
             if field == "base_url" and data["base_url"] is None:
                 name = "CDF_CLUSTER"
             message = item["msg"].removeprefix("Value error, ")
-            lines.append(f"{name}: {message} (got {item.get('input')!r})")
+            # What the user set, not the normalized value pydantic saw (CDF_CLUSTER 'West Europe', not 'west europe').
+            raw = env_value(environ, name) if name in TARGET_ENV_VARS.values() else None
+            shown = repr(raw if raw is not None else item.get("input"))
+            lines.append(f"{name}: {message} (got {shown})")
         text = "\n".join(f"  {line}" for line in lines)
         raise ConfigError(f"invalid target connection in the environment:\n{text}") from None
 
@@ -348,7 +361,9 @@ class SyncConfiguration(_Model):
     timeseries_view_space: str = Field("cdf_cdm", pattern=_SPACE_RE)
     timeseries_view_external_id: str = Field("CogniteTimeSeries", pattern=_DM_ID_RE)
     timeseries_view_version: str = Field("v1", pattern=r"^[a-zA-Z0-9]([.a-zA-Z0-9_-]{0,41}[a-zA-Z0-9])?$")
-    history_weeks: StrictInt = Field(12, ge=1, le=520, description="Closed target weeks of history to sync.")
+    history_weeks: StrictInt = Field(
+        12, ge=1, le=MAX_HISTORY_WEEKS, description="Closed target weeks of history to sync."
+    )
     realtime_catch_up_limit: PositiveRelativeMs = Field(
         DAY_MS,  # 1d
         description="How far back realtime reaches (from its window's end); older gaps heal by week sealing.",
@@ -374,9 +389,8 @@ class SyncConfiguration(_Model):
     points_per_insert: StrictInt = Field(MAX_POINTS_PER_INSERT, ge=1, le=MAX_POINTS_PER_INSERT)
     series_per_read: StrictInt = Field(MAX_SERIES_PER_READ, ge=1, le=MAX_SERIES_PER_READ)
     max_workers: StrictInt = Field(4, ge=1, le=64)
-    request_timeout: PositiveRelativeMs = Field(
+    request_timeout: Annotated[int, BeforeValidator(_bounded_relative_ms(600_000, positive=True))] = Field(
         60_000,
-        le=600_000,
         description=(
             "Per-request timeout of both clients (e.g. 60s). A stalled request is dropped after this and, when "
             "idempotent, retried by the SDK."
@@ -407,7 +421,12 @@ class SyncConfiguration(_Model):
                 )
         if self.sync_random_start is not None:
             weeks = math.ceil(self.sync_random_start / WEEK_MS)
-            if "history_weeks" not in self.model_fields_set:
+            if weeks > MAX_HISTORY_WEEKS:  # assigned below without validation, so history_weeks' bound is checked here
+                problems.append(
+                    f"sync_configuration.sync_random_start ({fmt(self.sync_random_start)}-ago) asks for {weeks} weeks "
+                    f"of history; at most {MAX_HISTORY_WEEKS} (the bound of sync_configuration.history_weeks)"
+                )
+            elif "history_weeks" not in self.model_fields_set:
                 self.history_weeks = max(weeks, 1)
             elif self.history_weeks != weeks:
                 problems.append(
@@ -416,6 +435,27 @@ class SyncConfiguration(_Model):
                 )
         if problems:
             raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _pipeline_to_create(self) -> Self:
+        # Checked here, not at the first report: that comes after a whole sync, and then fails every run.
+        if not self.create_extraction_pipeline:
+            return self
+        missing = [
+            f"sync_configuration.{name} is not set{why}"
+            for name, value, why in (
+                ("extraction_pipeline_external_id", self.extraction_pipeline_external_id, " (the pipeline to create)"),
+                (
+                    "extraction_pipeline_data_set_id",
+                    self.extraction_pipeline_data_set_id,
+                    " (CDF requires every extraction pipeline to belong to a data set)",
+                ),
+            )
+            if value is None
+        ]
+        if missing:
+            raise ValueError("sync_configuration.create_extraction_pipeline is true, but " + " and ".join(missing))
         return self
 
 
@@ -427,11 +467,15 @@ class TimeOffset(_Model):
 
     @model_validator(mode="after")
     def _non_negative(self) -> Self:
+        given = f"time_offset.offset_weeks={self.offset_weeks} and time_offset.offset_minutes={self.offset_minutes}"
         if self.offset_ms < 0:
             raise ValueError(
-                f"time_offset.offset_weeks={self.offset_weeks} and time_offset.offset_minutes="
-                f"{self.offset_minutes} give a negative offset ({self.offset_ms} ms); shifting back would "
-                "not make data look live"
+                f"{given} give a negative offset ({self.offset_ms} ms); shifting back would not make data look live"
+            )
+        if self.offset_ms > MAX_DURATION_MS:
+            raise ValueError(
+                f"{given} give an offset over {format_relative_ms(MAX_DURATION_MS)}; CDF's timestamps span "
+                "1900-01-01 to 2099-12-31, so no source point could land in the target"
             )
         return self
 
@@ -472,11 +516,13 @@ def _format(error: ValidationError) -> str:
         loc = tuple(item["loc"])
         path = ".".join(str(part) for part in loc) or "<root>"
         message = item["msg"].removeprefix("Value error, ")
-        if isinstance(item.get("input"), dict) and item["type"] == "value_error":
-            # Cross-field problems already name their fields and values.
+        shown = repr(_redact(loc, item.get("input")))
+        if item["type"] == "value_error" and (isinstance(item.get("input"), dict) or shown in message):
+            # Cross-field problems already name their fields and values; so do our validators' messages that quote
+            # the value (pydantic's own messages never do).
             lines.append(f"{path}: {message}")
         else:
-            lines.append(f"{path}: {message} (got {_redact(loc, item.get('input'))!r})")
+            lines.append(f"{path}: {message} (got {shown})")
     return "invalid configuration:\n" + "\n".join(f"  {line}" for line in lines)
 
 

@@ -365,7 +365,9 @@ def test_local_side_needs_a_local_url() -> None:
         clients_from_env(SyncConfig(), {"OPEN_ID_CLIENT_SECRET": OID_SECRET})
     with pytest.raises(ConfigError, match=r"^the source \(OPEN_ID_CLIENT_SECRET is unset\) would be the local CDF"):
         clients_from_env(SyncConfig(), TARGET_ENV)
-    with pytest.raises(ConfigError, match=r"^local CDF URL: host must be letters, digits"):
+    with pytest.raises(
+        ConfigError, match=r"^local CDF URL \(local_cdf_url or OID_SYNC_LOCAL_CDF_URL\): host must be letters, digits"
+    ):
         clients_from_env(SyncConfig(), {}, local_cdf_url="http://cdf_emu:8765")
     with pytest.raises(ConfigError, match=r"^target_project: must match"):
         clients_from_env(SyncConfig(), {}, local_cdf_url="http://127.0.0.1:1", target_project="Bad Name")

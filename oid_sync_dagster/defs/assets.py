@@ -7,6 +7,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 
 import dagster as dg
 
@@ -21,8 +22,9 @@ from oid_sync_dagster.defs.partitions import key_of, week_of
 from oid_sync_dagster.defs.resources import OidSyncResource
 from oid_sync_dagster.defs.translator import OidSyncTranslator
 from oid_sync_dagster.sync import state as sync_state
+from oid_sync_dagster.sync.copy import describe_error, is_fatal, is_refusal
 from oid_sync_dagster.sync.engine import SyncEngine
-from oid_sync_dagster.sync.model import CatalogSeries, SyncResult
+from oid_sync_dagster.sync.model import CDF_ERRORS, CatalogSeries, SyncResult
 from oid_sync_dagster.sync.report import RunReportError
 from oid_sync_dagster.sync.verify import COMPLETE, WindowVerification
 from oid_sync_dagster.sync.windows import week_is_final
@@ -41,6 +43,19 @@ FUTURE_CHECK = "no_future_points"
 # outlasts a token-endpoint outage of a minute. Refusals (a missing node, a type conflict) are not retried; run
 # retries (dagster.yaml) cover a run worker that died.
 STEP_RETRY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
+@contextmanager
+def refusals_fail_at_once() -> Iterator[None]:
+    """Credentials the IdP or CDF refuses, or a request CDF refuses (4xx), fail the step without retries: the
+    answer would be the same in a minute. Anything else propagates to STEP_RETRY."""
+    try:
+        yield
+    except CDF_ERRORS as error:
+        if is_fatal(error) or is_refusal(error):
+            raise dg.Failure(description=describe_error(error), allow_retries=False) from error
+        raise
+
 
 source_catalog_spec = dg.AssetSpec(
     SOURCE_KEY,
@@ -177,7 +192,8 @@ def _shard(
         description=f"Weekly history of the {group} series.",
     )
     def _sync(context: dg.AssetExecutionContext, oid_sync: OidSyncResource) -> Iterator[object]:
-        yield from _series_step(context, oid_sync.engine, series_by_key)
+        with refusals_fail_at_once():
+            yield from _series_step(context, oid_sync.engine, series_by_key)
 
     return _sync
 
@@ -206,10 +222,10 @@ def build_catalog_asset(catalog: Sequence[CatalogSeries]) -> dg.AssetsDefinition
     )
     def target_catalog(context: dg.AssetExecutionContext, oid_sync: OidSyncResource) -> dg.MaterializeResult:
         engine = oid_sync.engine
-        outcome = engine.sync_catalog(list(loaded.values()))
-        current = {
-            s.external_id for s in engine.list_catalog(oid_sync.sync_config().sync_configuration.external_id_prefix)
-        }
+        with refusals_fail_at_once():
+            outcome = engine.sync_catalog(list(loaded.values()))
+            prefix = oid_sync.sync_config().sync_configuration.external_id_prefix
+            current = {s.external_id for s in engine.list_catalog(prefix)}
         added, removed = sorted(current - loaded.keys()), sorted(loaded.keys() - current)
         for problem in outcome.problems.values():
             context.log.warning(problem)
@@ -278,7 +294,8 @@ def build_realtime_asset(
     )
     def realtime(context: dg.AssetExecutionContext, oid_sync: OidSyncResource) -> dg.MaterializeResult:
         engine = oid_sync.engine
-        result = engine.sync_realtime(list(catalog))
+        with refusals_fail_at_once():
+            result = engine.sync_realtime(list(catalog))
         context.log.info(result.summary_line())
         try:
             engine.report(result)

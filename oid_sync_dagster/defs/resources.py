@@ -17,7 +17,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from oid_sync_dagster.clients import clients_from_env
-from oid_sync_dagster.config import SyncConfig, load_config, source_is_real, target_connection_from_env
+from oid_sync_dagster.config import ConfigError, SyncConfig, load_config, source_is_real, target_connection_from_env
 from oid_sync_dagster.defs.local_mode import LocalMode, running_local_cdf
 from oid_sync_dagster.sync.engine import SyncEngine
 
@@ -42,14 +42,15 @@ class OidSyncResource(dg.ConfigurableResource):
     """Source and target CDF clients plus the sync engine; local mode when no CDF is configured."""
 
     config_path: str | None = Field(None, description="YAML config in the predecessor's schema (optional).")
-    oid_client_secret: str | None = Field(None, description="OID client secret (an EnvVar).")
+    # repr=False: once Dagster resolves the EnvVar, pydantic's repr and str would print the value.
+    oid_client_secret: str | None = Field(None, repr=False, description="OID client secret (an EnvVar).")
     target_project: str | None = None
     target_cluster: str | None = None
     target_base_url: str | None = None
     target_token_url: str | None = None
     target_tenant_id: str | None = None
     target_client_id: str | None = None
-    target_client_secret: str | None = Field(None, description="Target IdP client secret (an EnvVar).")
+    target_client_secret: str | None = Field(None, repr=False, description="Target IdP client secret (an EnvVar).")
     target_scopes: str | None = None
     target_audience: str | None = None
     local_cdf_url: str | None = Field(None, description="Use a running local CDF instead of starting one.")
@@ -61,7 +62,12 @@ class OidSyncResource(dg.ConfigurableResource):
     _engine: SyncEngine | None = PrivateAttr(None)
 
     def sync_config(self) -> SyncConfig:
-        return load_config(Path(self.config_path)) if self.config_path else SyncConfig()
+        if not self.config_path:
+            return SyncConfig()
+        if not Path(self.config_path).is_file():
+            env = ENV_FIELDS["config_path"]
+            raise ConfigError(f"config_path ({env}): no such file {self.config_path!r}")
+        return load_config(Path(self.config_path))
 
     def environ(self) -> dict[str, str]:
         """The settings as the environment mapping the engine's client builders read."""

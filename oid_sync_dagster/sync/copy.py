@@ -20,12 +20,47 @@ import numpy as np
 from cognite.client import CogniteClient
 from cognite.client.data_classes import DatapointsArray
 from cognite.client.data_classes.data_modeling import NodeId
-from cognite.client.exceptions import CogniteAPIError, CogniteNotFoundError
+from cognite.client.exceptions import (
+    CogniteAPIError,
+    CogniteNotFoundError,
+    CogniteOAuthError,
+    CogniteProjectAccessError,
+)
 
 from oid_sync_dagster.sync.model import CDF_ERRORS, CatalogSeries, SyncResult
+from oid_sync_dagster.sync.retry import on_transport_errors
 from oid_sync_dagster.sync.windows import DAY_MS, WEEK_MS, Window, week_start
 
 _MONDAY_EPOCH_MS = week_start(0) + WEEK_MS  # 1970-01-05, the first Monday after the epoch
+# The IdP's refusals of the client itself (RFC 6749 section 5.2): a wrong secret or client id does not heal.
+_REFUSED_CLIENT = frozenset(
+    {
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+    }
+)
+
+
+def is_fatal(error: BaseException) -> bool:
+    """Credentials refused (by the IdP, or a token CDF answers 401 to) fail every request alike.
+
+    Not a series' problem, so the engine raises them at once rather than repeating one error per series and a
+    token request per chunk (rule 7 is about bad series, not a sync that cannot authenticate). An IdP that is
+    down (5xx: raw httpx2 errors) or throttling is not fatal: a retry may heal it.
+    """
+    if isinstance(error, CogniteProjectAccessError):
+        return True
+    # `error` is whatever the IdP put there: RFC 6749 says a string, but an odd IdP may send an object.
+    return isinstance(error, CogniteOAuthError) and isinstance(error.error, str) and error.error in _REFUSED_CLIENT
+
+
+def is_refusal(error: BaseException) -> bool:
+    """CDF refused the request itself (4xx other than throttling): sending it again gets the same answer."""
+    return isinstance(error, CogniteAPIError) and 400 <= error.code < 500 and error.code != 429
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +202,8 @@ def _missing_external_ids(error: CogniteNotFoundError) -> set[str]:
     return missing
 
 
-def _describe(error: Exception) -> str:
+def describe_error(error: Exception) -> str:
+    """One line per error: the SDK's str() of an API error appends a multi-line item summary."""
     if isinstance(error, CogniteAPIError):
         return f"{error.code} {error.message} (request id {error.x_request_id})"
     return f"{type(error).__name__}: {error}"
@@ -180,16 +216,19 @@ class _Writer:
         self._target, self._result = target, result
         self._lock = threading.Lock()
         self.points_written = 0
+        self.fatal: BaseException | None = None  # an is_fatal error: the reader stops and copy_windows raises it
 
     def insert(self, batch: list[_Piece]) -> None:
+        if self.fatal is not None:
+            return  # the run is failing anyway: no request (and no token fetch) per remaining batch
         try:
-            self._target.time_series.data.insert_multiple(
+            on_transport_errors(self._target.time_series.data.insert_multiple)(
                 [{"instance_id": piece.array.instance_id, "datapoints": piece.array} for piece in batch]
             )
         except CogniteNotFoundError as error:
             missing = _missing_external_ids(error)
             if not missing:
-                self._fail(batch, f"insert failed: {_describe(error)}")
+                self._fail(batch, f"insert failed: {describe_error(error)}")
                 return
             gone = [p for p in batch if p.series.external_id in missing]
             self._fail(
@@ -208,10 +247,12 @@ class _Writer:
                     self.insert([p for p in batch if p.series.external_id == name])
             else:
                 # CDF refusing one series' points (4xx other than throttling) will refuse them again.
-                refused = 400 <= error.code < 500 and error.code != 429
-                self._fail(batch, f"insert failed: {_describe(error)}", permanent=refused)
+                self._fail(batch, f"insert failed: {describe_error(error)}", permanent=is_refusal(error))
         except CDF_ERRORS as error:
-            self._fail(batch, f"insert failed: {_describe(error)}")
+            if is_fatal(error):
+                self.fatal = error
+                return
+            self._fail(batch, f"insert failed: {describe_error(error)}")
         else:
             self._credit(batch)
 
@@ -282,6 +323,8 @@ def copy_windows(
 
         batcher = _Batcher(settings.points_per_insert, submit)
         for done, (window, members) in enumerate(units, start=1):
+            if writer.fatal is not None:
+                break
             read_started = time.monotonic()
             arrays = _read(source, members, window, result)
             for series in members:
@@ -298,6 +341,8 @@ def copy_windows(
         batcher.flush()
         for future in futures:
             future.result()  # _Writer.insert records errors itself; this surfaces only real bugs
+    if writer.fatal is not None:
+        raise writer.fatal
     for name, seconds in timings.items():
         result.for_series(name).seconds += seconds
     if on_progress is not None:
@@ -311,7 +356,7 @@ def _read(
     """One retrieve for a batch of series; a series the source lacks, or a failed read, is that series' error."""
     names = [s.external_id for s in members]
     try:
-        arrays = source.time_series.data.retrieve_arrays(
+        arrays = on_transport_errors(source.time_series.data.retrieve_arrays)(
             external_id=names,
             start=window.start,
             end=window.end,
@@ -323,8 +368,10 @@ def _read(
             ignore_unknown_ids=True,
         )
     except CDF_ERRORS as error:
+        if is_fatal(error):
+            raise
         for name in names:
-            result.fail(name, f"{name}: read of source [{window.start}, {window.end}) failed: {_describe(error)}")
+            result.fail(name, f"{name}: read of source [{window.start}, {window.end}) failed: {describe_error(error)}")
         return {}
     found = {array.external_id: array for array in arrays if array.external_id}
     for name in names:

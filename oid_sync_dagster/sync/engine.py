@@ -18,7 +18,15 @@ from cognite.client.data_classes.data_modeling import ViewId
 from oid_sync_dagster.config import SyncConfig
 from oid_sync_dagster.sync import state as sync_state
 from oid_sync_dagster.sync.catalog import CatalogSync, list_source_series, read_target_nodes, upsert_target_nodes
-from oid_sync_dagster.sync.copy import CopySettings, CopyTask, Progress, copy_windows
+from oid_sync_dagster.sync.copy import (
+    CopySettings,
+    CopyTask,
+    Progress,
+    copy_windows,
+    describe_error,
+    is_fatal,
+    is_refusal,
+)
 from oid_sync_dagster.sync.edge import published_edge, published_part
 from oid_sync_dagster.sync.model import CDF_ERRORS, CatalogSeries, SeriesState, SyncResult
 from oid_sync_dagster.sync.purge import PurgeResult, purge
@@ -273,12 +281,27 @@ class SyncEngine:
             return None
         return published_part(shift(due, -self.settings.offset_ms), edge)
 
+    def _missing_node_hint(self) -> str:
+        """What to do about a missing node; names a missing instance space, which misses every node at once."""
+        space = self.settings.instance_space
+        try:
+            space_exists = self.target.data_modeling.spaces.retrieve(space) is not None
+        except CDF_ERRORS as error:
+            if is_fatal(error):
+                raise
+            space_exists = True  # unknown: give the general advice
+        fix = "sync the catalog" if self.settings.create_nodes else "create_target_nodes is false: create it yourself"
+        return fix if space_exists else f"the instance space {space!r} does not exist; {fix}"
+
     def _read_states(self, series: Sequence[CatalogSeries], result: SyncResult) -> list[SeriesState]:
         try:
             found = sync_state.read_states(self.target, self.settings.instance_space, [s.external_id for s in series])
         except CDF_ERRORS as error:
+            if is_fatal(error):
+                raise  # one clear error, not one per series (and no token request per later call)
             for item in series:
-                result.fail(item.external_id, f"{item.external_id}: reading its sync state failed: {error}")
+                message = f"{item.external_id}: reading its sync state failed: {describe_error(error)}"
+                result.fail(item.external_id, message, permanent=is_refusal(error))
             return [SeriesState(s.external_id) for s in series]
         return list(found.values())
 
@@ -288,9 +311,12 @@ class SyncEngine:
         try:
             sync_state.write_states(self.target, self.settings.instance_space, states)
         except CDF_ERRORS as error:
+            if is_fatal(error):
+                raise
             # The data is written; without its mark the next run re-copies it, which is idempotent.
             for item in states:
-                result.fail(item.external_id, f"{item.external_id}: writing its sync state failed: {error}")
+                message = f"{item.external_id}: writing its sync state failed: {describe_error(error)}"
+                result.fail(item.external_id, message, permanent=is_refusal(error))
 
     def _prepare(
         self,
@@ -315,9 +341,14 @@ class SyncEngine:
                 view=self.settings.view,
             )
         except CDF_ERRORS as error:
+            if is_fatal(error):
+                raise
             for item in series:
-                result.fail(item.external_id, f"{item.external_id}: reading its target node failed: {error}")
+                message = f"{item.external_id}: reading its target node failed: {describe_error(error)}"
+                result.fail(item.external_id, message, permanent=is_refusal(error))  # e.g. the view does not exist
             return []
+        space = self.settings.instance_space
+        hint = self._missing_node_hint() if any(s.external_id not in nodes for s in series) else ""
         writable, adopt = [], []
         for item in series:
             name = item.external_id
@@ -325,11 +356,8 @@ class SyncEngine:
                 continue
             node = nodes.get(name)
             if node is None:
-                space = self.settings.instance_space
                 result.fail(
-                    name,
-                    f"{name}: no CogniteTimeSeries node {space}/{name} in the target (sync the catalog)",
-                    permanent=True,
+                    name, f"{name}: no CogniteTimeSeries node {space}/{name} in the target ({hint})", permanent=True
                 )
                 continue
             if node.type is not None and node.type != item.type:

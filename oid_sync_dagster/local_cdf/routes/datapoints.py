@@ -420,7 +420,7 @@ def _parse_points(series: TimeSeriesRecord, datapoints: Any) -> Points:
         offending = np.flatnonzero(out_of_range & ~st.is_bad(status))
         if len(offending):
             raise bad_request(
-                f"Datapoint at {int(timestamps[offending[0]])} of {name} has value {array[offending[0]]!r}: "
+                f"Datapoint at {int(timestamps[offending[0]])} of {name} has value {float(array[offending[0]])!r}: "
                 "NaN, Infinity and values beyond +-1e100 are only allowed on Bad datapoints."
             )
     return Points(timestamps, array, status, nulls)
