@@ -1,4 +1,5 @@
-"""`oid-sync`: the terminal entry point. `dev` runs Dagster on this code location; `local-cdf` serves the local CDF."""
+"""`oid-sync`: the terminal entry point. `dev` runs Dagster on this code location, `sync` and `status` sync and
+report from a terminal through it, `purge` deletes synced data, `local-cdf` serves the local CDF."""
 
 from __future__ import annotations
 
@@ -76,6 +77,42 @@ def _purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sync(args: argparse.Namespace) -> int:
+    from oid_sync_dagster.terminal import sync_command
+
+    return sync_command.run(args)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from oid_sync_dagster.terminal import status_command
+
+    return status_command.run(args)
+
+
+def _add_terminal_commands(commands: argparse._SubParsersAction) -> None:
+    from oid_sync_dagster.terminal import arguments  # standard library only, like the rest of the parser
+
+    raw = argparse.RawDescriptionHelpFormatter  # the epilogs are laid out by hand (exit-code tables)
+    sync = commands.add_parser(
+        "sync",
+        help=arguments.SYNC_HELP,
+        description=arguments.SYNC_DESCRIPTION,
+        epilog=arguments.SYNC_EPILOG,
+        formatter_class=raw,
+    )
+    arguments.add_sync_arguments(sync)
+    sync.set_defaults(run=_sync)
+    status = commands.add_parser(
+        "status",
+        help=arguments.STATUS_HELP,
+        description=arguments.STATUS_DESCRIPTION,
+        epilog=arguments.STATUS_EPILOG,
+        formatter_class=raw,
+    )
+    arguments.add_status_arguments(status)
+    status.set_defaults(run=_status)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oid-sync", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -110,11 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--dagster-home", help="instance directory (default as for `oid-sync dev`)")
     purge.add_argument("--yes", action="store_true", help="confirm: this deletes data in the target")
     purge.set_defaults(run=_purge)
+    _add_terminal_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # argparse: 2 for bad usage, 0 for --help; returned, so callers get a code
+        return exit_.code if isinstance(exit_.code, int) else 2
     return args.run(args)
 
 
