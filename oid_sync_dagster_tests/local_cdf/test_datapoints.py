@@ -686,10 +686,13 @@ def test_insert_limits_over_http(http: httpx2.Client, target: CogniteClient, num
 
     at_limit = [{"externalId": numeric, "datapoints": [{"timestamp": i, "value": float(i)} for i in range(100_000)]}]
     assert insert(at_limit).status_code == 200
-    items_at_limit = [{"externalId": numeric, "datapoints": [{"timestamp": 10**6 + i, "value": 0.0}]}
+    # 10,000 items of distinct series (one series named twice is a 422 of its own).
+    target.time_series.create([TimeSeriesWrite(external_id=f"limit:{i}") for i in range(10_000)])
+    items_at_limit = [{"externalId": f"limit:{i}", "datapoints": [{"timestamp": 10**6 + i, "value": float(i)}]}
                       for i in range(10_000)]  # fmt: skip
     assert insert(items_at_limit).status_code == 200
-    assert len(read_all(target, numeric)) == 110_000
+    assert len(read_all(target, numeric)) == 100_000
+    assert ms(read_all(target, "limit:9999")).tolist() == [10**6 + 9999]
 
     for bad_body in ({"items": []}, {"items": [{"externalId": numeric, "datapoints": []}]}, {"nope": 1}):
         response = http.post(api("target", "/timeseries/data"), json=bad_body)
@@ -700,19 +703,32 @@ def test_insert_limits_over_http(http: httpx2.Client, target: CogniteClient, num
     error_of(response)
 
 
-def test_insert_same_series_in_several_items(http: httpx2.Client, target: CogniteClient, numeric: str) -> None:
+def test_a_series_named_twice_is_refused_whole(http: httpx2.Client, target: CogniteClient, numeric: str) -> None:
+    # CDF: 422 "Duplicate IDs found"; the SDK merges such items itself before sending, so only raw HTTP meets it.
+    items = [
+        {"externalId": numeric, "datapoints": [{"timestamp": 1_000, "value": 1.0}]},
+        {"externalId": numeric, "datapoints": [{"timestamp": 2_000, "value": 2.0}]},
+    ]
+    response = http.post(api("target", "/timeseries/data"), json={"items": items})
+    assert response.status_code == 422
+    assert response.json()["error"] == {
+        "code": 422,
+        "message": "Duplicate IDs found. Retry request, keeping only one instance of each duplicated ID.",
+        "duplicated": [{"externalId": numeric}],
+    }
+    assert len(read_all(target, numeric)) == 0
+
+
+def test_insert_same_series_by_two_identifiers(http: httpx2.Client, target: CogniteClient, numeric: str) -> None:
+    series_id = target.time_series.retrieve(external_id=numeric).id
     items = [
         {"externalId": numeric, "datapoints": [{"timestamp": 1_000, "value": 1.0}, {"timestamp": 2_000, "value": 2.0}]},
-        {
-            "externalId": numeric,
-            "datapoints": [{"timestamp": 2_000, "value": 20.0}, {"timestamp": 3_000, "value": 3.0}],
-        },
-        {"externalId": numeric, "datapoints": [{"timestamp": 1_000, "value": 10.0}]},
+        {"id": series_id, "datapoints": [{"timestamp": 2_000, "value": 20.0}, {"timestamp": 3_000, "value": 3.0}]},
     ]
     assert http.post(api("target", "/timeseries/data"), json={"items": items}).status_code == 200
     arr = read_all(target, numeric)
     assert ms(arr).tolist() == [1_000, 2_000, 3_000]
-    assert arr.value.tolist() == [10.0, 20.0, 3.0]
+    assert arr.value.tolist() == [1.0, 20.0, 3.0]  # request order: the later item wins
 
 
 # --- delete ranges --------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ exactly when more exist, because the SDK treats a short page or a missing cursor
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 from oid_sync_dagster.local_cdf import aggregates as agg
 from oid_sync_dagster.local_cdf import status as st
 from oid_sync_dagster.local_cdf.cursors import decode_cursor, encode_cursor
-from oid_sync_dagster.local_cdf.errors import bad_request
+from oid_sync_dagster.local_cdf.errors import CDFError, bad_request
 from oid_sync_dagster.local_cdf.points import Points
 from oid_sync_dagster.local_cdf.projects import Project
 from oid_sync_dagster.local_cdf.protobuf import (
@@ -433,6 +434,7 @@ def insert(ctx: Context) -> dict[str, Any]:
     if total > MAX_INSERT_POINTS:
         raise bad_request(f"At most {MAX_INSERT_POINTS} datapoints per request, got {total}.")
     identifiers = [{k: v for k, v in i.items() if k != "datapoints"} for i in items]
+    _refuse_duplicate_identifiers(identifiers)
     # Resolve and write in one transaction, so a series deleted meanwhile fails the request instead of taking
     # points that nobody can read; validation still precedes any write (all or nothing). Parsing under the lock
     # costs little: one server process parses under the GIL anyway.
@@ -441,11 +443,28 @@ def insert(ctx: Context) -> dict[str, Any]:
         for index, series in resolve(project, identifiers, ignore_unknown=False):
             points = _parse_points(series, items[index].get("datapoints"))
             parsed.setdefault(series.id, (series, []))[1].append(points)
-        # One merge per series: items naming the same series (in request order, so the last value still wins)
-        # would otherwise rewrite the same day blocks once per item.
+        # One merge per series: items naming the same series by different identifiers (id and externalId; in
+        # request order, so the last value still wins) would otherwise rewrite the same day blocks once per item.
         for series, parts in parsed.values():
             dp_store.write_points(conn, series.id, series.is_string, Points.concat(parts, series.is_string))
     return {}
+
+
+def _refuse_duplicate_identifiers(identifiers: list[dict[str, Any]]) -> None:
+    """CDF refuses an insert that names the same identifier in two items (422 with `duplicated`)."""
+    seen: set[str] = set()
+    duplicated: list[dict[str, Any]] = []
+    for identifier in identifiers:
+        key = json.dumps(identifier, sort_keys=True)
+        if key in seen and identifier not in duplicated:
+            duplicated.append(identifier)
+        seen.add(key)
+    if duplicated:
+        raise CDFError(
+            422,
+            "Duplicate IDs found. Retry request, keeping only one instance of each duplicated ID.",
+            duplicated=duplicated,
+        )
 
 
 def delete(ctx: Context) -> dict[str, Any]:
