@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 SYSTEM_PACKAGES := chromium chromium-driver postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-deps run local-cdf test lint bench bench-engine bench-dagster clean
+.PHONY: install system-deps run local-cdf test lint screenshots bench bench-engine bench-dagster clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ test: $(STAMP) system-deps
 
 lint: $(STAMP)
 	$(BIN)/ruff check oid_sync_dagster oid_sync_dagster_tests benchmarks
+
+## The README's pictures of the UI (docs/images/*.png) from a fresh `oid-sync dev` and headless Chromium (4 minutes).
+screenshots: $(STAMP) system-deps
+	$(BIN)/python -m oid_sync_dagster_tests.browser.screenshots
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.local_cdf_bench

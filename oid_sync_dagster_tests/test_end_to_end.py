@@ -20,17 +20,7 @@ The history sensor is stopped through the UI's mutation first: it would otherwis
 
 from __future__ import annotations
 
-import os
-import queue
-import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,172 +32,27 @@ from cognite.client.data_classes.data_modeling import NodeId
 from oid_sync_dagster.local_cdf.server import serve_in_thread
 from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
 from oid_sync_dagster_tests.conftest import make_client
-from oid_sync_dagster_tests.graphql import BACKFILL_SUCCESS, BACKFILL_TAG, DagsterGraphQL, WaitTimeout, poll
+from oid_sync_dagster_tests.dev_server import (
+    HISTORY_SENSOR,
+    KIND_TAG,
+    LOAD_TIMEOUT_S,
+    READY_TIMEOUT_S,
+    REALTIME_SENSOR,
+    ensure_target_catalog,
+    free_port,
+    oid_sync_dev,
+    stop,
+)
+from oid_sync_dagster_tests.graphql import BACKFILL_SUCCESS, BACKFILL_TAG, DagsterGraphQL
 
-OID_SYNC = Path(sys.executable).with_name("oid-sync")
-_NOT_INHERITED = ("DAGSTER_HOME", "CDF_", "IDP_", "OID_SYNC_", "OPEN_ID_")
 GROUP = "level"
-CATALOG = ["oid", "target_catalog"]
-REALTIME_JOB = "oid_realtime"
-HISTORY_SENSOR, REALTIME_SENSOR = "oid_history_sensor", "oid_realtime_sensor"
-KIND_TAG = "oid_sync/kind"
 CHECK = "complete"
 SPACE = "oid_sync"  # the target's instance space (the config's default)
 TARGET_PROJECT = "oid-sync"  # the local target project (OidSyncResource.local_target_project)
 WEEK_MS = 7 * 24 * 3600 * 1000
 OFFSET_MS = WEEK_MS + 10 * 60 * 1000  # 605_400_000: the default time shift, source -> target
 
-READY_TIMEOUT_S = 90.0
-LOAD_TIMEOUT_S = 90.0
-SENSOR_CATALOG_TIMEOUT_S = 120.0  # the realtime sensor's first run; launch the catalog ourselves after that
-CATALOG_RUN_TIMEOUT_S = 120.0
 BACKFILL_TIMEOUT_S = 300.0
-STOP_TIMEOUT_S = 40.0  # the launcher's grace period (20 s) plus margin
-
-
-# ---------- the launcher as a process ----------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, ppid, pgrp) from /proc, or None once the process is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    state, ppid, pgrp = stat[stat.rindex(")") + 2 :].split()[:3]
-    return state, int(ppid), int(pgrp)
-
-
-def _processes() -> dict[int, tuple[str, int, int]]:
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (stat := _stat(int(entry.name))):
-            found[int(entry.name)] = stat
-    return found
-
-
-def _alive_in_group(pgid: int) -> list[int]:
-    return [pid for pid, (state, _, pgrp) in _processes().items() if pgrp == pgid and state not in "ZX"]
-
-
-def _group_exists(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-@dataclass
-class DevProcess:
-    """`oid-sync dev` in a session of its own, its output pumped into a queue for the whole run."""
-
-    process: subprocess.Popen[str]
-    lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
-    seen: list[str] = field(default_factory=list)
-    dagster_pgid: int | None = None  # `dagster dev`'s own group (the launcher starts it with process_group=0)
-
-    def __post_init__(self) -> None:
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
-
-    def wait_for_line(self, prefix: str, timeout_s: float) -> str:
-        deadline = time.monotonic() + timeout_s
-        while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                line = self.lines.get(timeout=remaining)
-            except queue.Empty:
-                break
-            if line is None:
-                pytest.fail(f"oid-sync dev ended (rc {self.process.wait()}) before {prefix!r}:\n{self.output()}")
-            self.seen.append(line)
-            if line.startswith(prefix):
-                return line
-        pytest.fail(f"no {prefix!r} line within {timeout_s:g} s:\n{self.output()}")
-
-    def output(self, last: int = 80) -> str:
-        while True:
-            try:
-                line = self.lines.get_nowait()
-            except queue.Empty:
-                break
-            if line is not None:
-                self.seen.append(line)
-        return "\n".join(self.seen[-last:])
-
-    def find_dagster_group(self) -> int:
-        children = [pid for pid, (_, ppid, _) in _processes().items() if ppid == self.process.pid]
-        assert len(children) == 1, f"expected one `dagster dev` under the launcher, found {children}"
-        self.dagster_pgid = children[0]
-        return children[0]
-
-    def kill_everything(self) -> None:
-        """Last resort for a failing test: SIGKILL to both groups, so no Dagster outlives it."""
-        if self.dagster_pgid is not None and _alive_in_group(self.dagster_pgid):
-            os.killpg(self.dagster_pgid, signal.SIGKILL)
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-
-
-@contextmanager
-def oid_sync_dev(port: int, home: Path, cwd: Path) -> Iterator[DevProcess]:
-    """Start `oid-sync dev` with a cleaned environment; however the block ends, nothing is left running."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(_NOT_INHERITED)}
-    process = subprocess.Popen(
-        [str(OID_SYNC), "dev", "--port", str(port), "--dagster-home", str(home)],
-        cwd=cwd,
-        env={**env, "PYTHONUNBUFFERED": "1"},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    running = DevProcess(process)
-    try:
-        yield running
-    finally:
-        if process.poll() is None:  # the test failed before its own shutdown: try the clean way first
-            process.send_signal(signal.SIGTERM)
-            with suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=STOP_TIMEOUT_S)
-        running.kill_everything()
-
-
-def stop(running: DevProcess) -> float:
-    """SIGTERM to the launcher; asserts exit code 0 and that nothing of `dagster dev`'s group survives."""
-    assert running.dagster_pgid is not None
-    group = _alive_in_group(running.dagster_pgid)
-    started = time.monotonic()
-    running.process.send_signal(signal.SIGTERM)
-    assert running.process.wait(timeout=STOP_TIMEOUT_S) == 0, running.output()
-    seconds = time.monotonic() - started
-    assert running.wait_for_line("oid-sync dev: Dagster stopped.", 5) == "oid-sync dev: Dagster stopped."
-    assert _alive_in_group(running.dagster_pgid) == []
-    assert [pid for pid in group if (stat := _stat(pid)) and stat[0] not in "ZX"] == []
-    # Orphaned zombies are reaped by PID 1 within a second or two; then the kernel knows no member at all.
-    poll(
-        "the process group to vanish",
-        lambda: True if not _group_exists(running.dagster_pgid) else None,
-        10,
-        interval_s=0.05,
-    )
-    assert not _group_exists(running.process.pid)
-    return seconds
 
 
 # ---------- the target ----------
@@ -247,7 +92,7 @@ def test_a_backfill_from_the_ui_syncs_the_target_and_records_its_checks(tmp_path
     def mark(name: str) -> None:
         timings[name] = round(time.monotonic() - started, 1)
 
-    port, home = _free_port(), tmp_path / "dagster_home"
+    port, home = free_port(), tmp_path / "dagster_home"
     with oid_sync_dev(port, home, cwd=tmp_path) as running:
         assert running.wait_for_line("Dagster UI:", READY_TIMEOUT_S) == f"Dagster UI: http://127.0.0.1:{port}"
         running.find_dagster_group()
@@ -272,20 +117,8 @@ def test_a_backfill_from_the_ui_syncs_the_target_and_records_its_checks(tmp_path
         assert _week_ms(weeks[1]) + WEEK_MS <= time.time() * 1000 < _week_ms(weeks[1]) + 2 * WEEK_MS
 
         # The series need the target catalog (their nodes); the realtime sensor's first run materializes it.
-        try:
-            catalog = poll(
-                "the realtime sensor to materialize the target catalog",
-                lambda: gql.latest_materialization(CATALOG),
-                SENSOR_CATALOG_TIMEOUT_S,
-            )
-            catalog_by = "the realtime sensor"
-        except WaitTimeout:
-            run_id = gql.launch_run(repo, REALTIME_JOB, asset_selection=[CATALOG], tags={KIND_TAG: "realtime"})
-            finished = gql.wait_for_run(run_id, CATALOG_RUN_TIMEOUT_S)
-            assert finished["status"] == "SUCCESS", gql.run_errors(run_id)
-            catalog = gql.latest_materialization(CATALOG)
-            catalog_by = "a run launched by the test"
-        assert catalog is not None and catalog["metadata"]["series"] >= len(paths), catalog
+        catalog, catalog_by = ensure_target_catalog(gql, repo)
+        assert catalog["metadata"]["series"] >= len(paths), catalog
         mark("catalog")
 
         launched = gql.launch_partition_backfill(

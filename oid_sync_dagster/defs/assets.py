@@ -13,6 +13,7 @@ import dagster as dg
 
 from oid_sync_dagster.defs.evaluations import (
     COMPLETE_CHECK,
+    RunMaterializations,
     completeness_evaluation,
     failure_lines,
     run_metadata,
@@ -91,6 +92,7 @@ def _series_step(
         f"{len(selected)} series x {len(final)} weeks to sync, {len(to_verify)} series to verify"
         + (f"; not final yet: {', '.join(key_of(w) for w in waiting)}" if waiting else "")
     )
+    stored = RunMaterializations(context.instance, context.run_id)
     failures: dict[str, str] = {}
     retryable: list[str] = []
     failed_checks: list[str] = []
@@ -111,10 +113,13 @@ def _series_step(
             verified = verification.series.get(item.external_id) if verification else None
             if outcome is not None and outcome.ok and (verified is None or verified.status == COMPLETE):
                 yield week_materialization(keys[item.external_id], week, outcome, verified, per_series_s)
+        if to_verify:
+            stored.refresh()  # the materializations just yielded are in the event log by now
         for item in to_verify:
             assert verification is not None
+            key = keys[item.external_id]
             evaluation = completeness_evaluation(
-                keys[item.external_id], week, verification.series[item.external_id], verification
+                key, week, verification.series[item.external_id], verification, stored.target(key, key_of(week))
             )
             if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
                 failed_checks.append(f"{item.external_id} {key_of(week)}: {evaluation.description}")

@@ -7,6 +7,12 @@ from collections.abc import Iterator, Mapping
 
 import dagster as dg
 
+# Not exported by `dagster`, but the only way to say which materialization a check evaluated: without it the UI
+# counts a partitioned check as never run (Checks > Partitions shows every week Missing).
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
+
 from oid_sync_dagster.defs.partitions import key_of
 from oid_sync_dagster.sync.model import SeriesResult, SyncResult
 from oid_sync_dagster.sync.verify import (
@@ -36,8 +42,47 @@ def week_materialization(
     return dg.AssetMaterialization(asset_key=key, partition=key_of(week), metadata=metadata)
 
 
+class RunMaterializations:
+    """Where this run's (asset, partition) materializations are stored, read incrementally with a cursor, so each
+    week's check evaluations can name the materialization they checked (one query per week, not per series)."""
+
+    def __init__(self, instance: dg.DagsterInstance, run_id: str) -> None:
+        self._instance, self._run_id = instance, run_id
+        self._cursor: str | None = None
+        self._found: dict[tuple[dg.AssetKey, str], AssetCheckEvaluationTargetMaterializationData] = {}
+
+    def refresh(self) -> None:
+        page = self._instance.get_records_for_run(
+            self._run_id, cursor=self._cursor, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        )
+        for record in page.records:
+            if record.asset_key is not None and record.partition_key is not None:
+                self._found[(record.asset_key, record.partition_key)] = AssetCheckEvaluationTargetMaterializationData(
+                    storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
+                )
+        self._cursor = page.cursor
+
+    def target(self, key: dg.AssetKey, partition: str) -> AssetCheckEvaluationTargetMaterializationData | None:
+        """This run's materialization of the partition, else the latest one before it (a week this run could
+        not sync is checked against what an earlier run wrote), else None."""
+        if found := self._found.get((key, partition)):
+            return found
+        earlier = self._instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+        ).records
+        if not earlier:
+            return None
+        return AssetCheckEvaluationTargetMaterializationData(
+            storage_id=earlier[0].storage_id, run_id=earlier[0].run_id, timestamp=earlier[0].timestamp
+        )
+
+
 def completeness_evaluation(
-    key: dg.AssetKey, week: int, verification: SeriesVerification, window: WindowVerification
+    key: dg.AssetKey,
+    week: int,
+    verification: SeriesVerification,
+    window: WindowVerification,
+    target: AssetCheckEvaluationTargetMaterializationData | None = None,
 ) -> dg.AssetCheckEvaluation:
     """Complete: the source published the whole window and target count equals source count.
 
@@ -60,6 +105,7 @@ def completeness_evaluation(
         partition=key_of(week),
         metadata=metadata,
         description=_describe(status, verification),
+        target_materialization_data=target,
     )
 
 

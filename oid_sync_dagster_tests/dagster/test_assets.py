@@ -150,6 +150,17 @@ def test_a_range_of_weeks_is_one_run_with_per_week_records(
     expected = {(key(s), key_of(w)): count(target, s, Window(w, w + WEEK_MS)) for s in strings for w in (older, newest)}
     assert materialized(result) == expected and all(expected.values())
     assert evaluations(result) == {k: True for k in expected}
+    # Each week's check names the materialization it checked (else the UI counts the check's partitions as Missing).
+    stored = {
+        (r.asset_key, r.partition_key): r.storage_id
+        for r in instance.get_records_for_run(result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+    }
+    targets = {
+        (e.asset_key, e.partition): e.target_materialization_data.storage_id
+        for e in result.get_asset_check_evaluations()
+        if e.target_materialization_data is not None
+    }
+    assert targets == stored and set(stored) == set(expected)
 
 
 @pytest.mark.usefixtures("with_catalog")
