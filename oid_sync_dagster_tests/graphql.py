@@ -392,6 +392,111 @@ class DagsterGraphQL:
             "check": checks,
         }
 
+    # ---------- instance and bulk reads ----------
+
+    def daemon_statuses(self) -> dict[str, dict[str, Any]]:
+        """{daemonType: {"required", "healthy", "lastHeartbeatTime", "errors": [message]}}, as Deployment >
+        Daemons shows them (read from the instance's storage, so they prove the daemon shares it)."""
+        data = self.execute(
+            """query Daemons { instance { daemonHealth { allDaemonStatuses {
+                daemonType required healthy lastHeartbeatTime lastHeartbeatErrors { message } } } } }"""
+        )
+        return {
+            status["daemonType"]: {
+                "required": status["required"],
+                "healthy": status["healthy"],
+                "lastHeartbeatTime": status["lastHeartbeatTime"],
+                "errors": [error["message"] for error in status["lastHeartbeatErrors"]],
+            }
+            for status in data["instance"]["daemonHealth"]["allDaemonStatuses"]
+        }
+
+    def asset_nodes(self) -> list[dict[str, Any]]:
+        """Every asset node of the workspace, by key: [{"path", "groupName", "isPartitioned", "metadata"}]."""
+        data = self.execute(
+            f"""query All {{ assetNodes {{ assetKey {{ path }} groupName isPartitioned {_METADATA} }} }}"""
+        )
+        nodes = [
+            {
+                "path": node["assetKey"]["path"],
+                "groupName": node["groupName"],
+                "isPartitioned": node["isPartitioned"],
+                "metadata": metadata_values(node["metadataEntries"]),
+            }
+            for node in data["assetNodes"]
+        ]
+        return sorted(nodes, key=lambda node: node["path"])
+
+    def partition_records(
+        self, assets: Sequence[AssetPath], partitions: Sequence[str], check_name: str, *, per_query: int = 25
+    ) -> dict[tuple[str, ...], dict[str, Any]]:
+        """`partition_record` for many assets, `per_query` assets per request (hundreds of assets in seconds);
+        keyed by the asset's path as a tuple, each value shaped as `partition_record`'s."""
+        records: dict[tuple[str, ...], dict[str, Any]] = {}
+        for first in range(0, len(assets), per_query):
+            chunk = [tuple(path) for path in assets[first : first + per_query]]
+            fields, variables = [], {"check": check_name, "partitions": list(partitions)}
+            for i, path in enumerate(chunk):
+                variables[f"k{i}"] = asset_key_input(path)
+                fields.append(
+                    f"""a{i}: assetNodeOrError(assetKey: $k{i}) {{ __typename ... on Error {{ message }}
+                        ... on AssetNode {{
+                            assetPartitionStatuses {{ __typename
+                                ... on TimePartitionStatuses {{ ranges {{ startKey endKey status }} }} }}
+                            latestMaterializationByPartition(partitions: $partitions) {{
+                                runId partition {_METADATA} }} }} }}"""
+                )
+                fields += [
+                    f"""a{i}p{j}: assetCheckExecutions(assetKey: $k{i}, checkName: $check,
+                        partition: {json.dumps(partition)}, limit: 1) {{ runId status partition
+                        evaluation {{ success severity description {_METADATA} }} }}"""
+                    for j, partition in enumerate(partitions)
+                ]
+            declared = ", ".join(f"$k{i}: AssetKeyInput!" for i in range(len(chunk)))
+            data = self.execute(
+                f"""query Records($check: String!, $partitions: [String!], {declared}) {{ {" ".join(fields)} }}""",
+                variables,
+            )
+            for i, path in enumerate(chunk):
+                node = self.unwrap(data[f"a{i}"], "AssetNode")
+                executions = {partition: data[f"a{i}p{j}"] for j, partition in enumerate(partitions)}
+                records[path] = _partition_record(node, partitions, executions)
+        return records
+
+
+def _partition_record(
+    node: dict[str, Any],
+    partitions: Sequence[str],
+    executions: dict[str, list[dict[str, Any]]],
+) -> dict[str, Any]:
+    """One asset's record from an AssetNode and its latest check execution per partition (`partition_records`)."""
+    statuses = DagsterGraphQL.unwrap(node["assetPartitionStatuses"], "TimePartitionStatuses")
+    checks: dict[str, dict[str, Any] | None] = {}
+    for partition, found in executions.items():
+        if not found:
+            checks[partition] = None
+            continue
+        evaluation = found[0]["evaluation"] or {}
+        checks[partition] = {
+            "runId": found[0]["runId"],
+            "status": found[0]["status"],
+            "partition": found[0]["partition"],
+            "passed": evaluation.get("success"),
+            "severity": evaluation.get("severity"),
+            "description": evaluation.get("description"),
+            "metadata": metadata_values(evaluation.get("metadataEntries", [])),
+        }
+    return {
+        "materialized_ranges": [
+            (r["startKey"], r["endKey"]) for r in statuses["ranges"] if r["status"] == "MATERIALIZED"
+        ],
+        "latest": {
+            partition: (_with_metadata(event) if event else None)
+            for partition, event in zip(partitions, node["latestMaterializationByPartition"], strict=True)
+        },
+        "check": checks,
+    }
+
 
 def _with_metadata(event: dict[str, Any]) -> dict[str, Any]:
     event = dict(event)
