@@ -7,6 +7,9 @@ source catalog is fetched once when the code location loads (Reload in the UI fe
 from __future__ import annotations
 
 import os
+import warnings
+
+import dagster as dg
 
 from oid_sync_dagster.config import SyncConfig, load_config
 from oid_sync_dagster.defs.build import build_definitions
@@ -15,4 +18,9 @@ from oid_sync_dagster.defs.resources import resource_from_environment
 
 config = load_config(os.environ["OID_SYNC_CONFIG"]) if os.environ.get("OID_SYNC_CONFIG") else SyncConfig()
 resource = resource_from_environment()
-defs = OidCatalogLoader(resource, lambda state: build_definitions(state, config=config, resource=resource)).build_defs()
+with warnings.catch_warnings():
+    # Dagster's state-backed loader calls its own preview API; the warning would be noise in every Dagster process.
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*with_reconstruction_metadata")
+    defs = OidCatalogLoader(
+        resource, lambda state: build_definitions(state, config=config, resource=resource)
+    ).build_defs()

@@ -92,7 +92,7 @@ def _series_step(
         f"{len(selected)} series x {len(final)} weeks to sync, {len(to_verify)} series to verify"
         + (f"; not final yet: {', '.join(key_of(w) for w in waiting)}" if waiting else "")
     )
-    stored = RunMaterializations(context.instance, context.run_id)
+    stored = RunMaterializations(context.instance, context.run.run_id)
     failures: dict[str, str] = {}
     retryable: list[str] = []
     failed_checks: list[str] = []
