@@ -314,8 +314,9 @@ def build_realtime_asset(
                 description=f"{len(result.failed)} series failed; retrying: " + "; ".join(failure_lines(result)),
                 metadata={"failed_series": len(result.failed), "points_written": result.points_written},
             )
-        lag = realtime_lag_ms(engine, catalog, result.now)
-        future = engine.future_points(list(catalog), now=result.now)
+        with refusals_fail_at_once():
+            lag = realtime_lag_ms(engine, catalog, result.now)
+            future = engine.future_points(list(catalog), now=result.now)
         lag_s = None if lag is None else lag / 1000
         fresh_severity = (
             dg.AssetCheckSeverity.ERROR if lag_s is None or lag_s > error_lag_s else dg.AssetCheckSeverity.WARN

@@ -44,7 +44,8 @@ def week_materialization(
 
 class RunMaterializations:
     """Where this run's (asset, partition) materializations are stored, read incrementally with a cursor, so each
-    week's check evaluations can name the materialization they checked (one query per week, not per series)."""
+    week's check evaluations can name the materialization they checked: one query per week for what this run
+    materialized, plus one per (series, week) it could not (for the materialization of an earlier run)."""
 
     def __init__(self, instance: dg.DagsterInstance, run_id: str) -> None:
         self._instance, self._run_id = instance, run_id

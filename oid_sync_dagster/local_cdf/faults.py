@@ -139,12 +139,6 @@ class RequestLog:
         with self._lock:
             return [r for r in self.records if pattern.search(r.path) and method in (None, r.method)]
 
-    def outage(self, path: str, fault: Fault, duration_s: float, rate: float = 1.0, method: str | None = None) -> None:
-        """Every matching request (or a seeded `rate` of them) gets `fault` for the next `duration_s` seconds."""
-        with self._lock:
-            until = self._clock() + duration_s
-            self._rules.append(_Rule(method, re.compile(path), fault, remaining=None, rate=rate, until=until))
-
     def clear(self) -> None:
         with self._lock:
             self.records.clear()

@@ -128,7 +128,6 @@ def _differs(series: CatalogSeries, node: TargetNode) -> bool:
     )
 
 
-@on_transport_errors
 def upsert_target_nodes(
     target: CogniteClient,
     series: Sequence[CatalogSeries],
@@ -144,7 +143,7 @@ def upsert_target_nodes(
     """
     outcome = CatalogSync()
     if create:
-        target.data_modeling.spaces.apply(SpaceApply(instance_space, name=instance_space))
+        on_transport_errors(target.data_modeling.spaces.apply)(SpaceApply(instance_space, name=instance_space))
     existing = read_target_nodes(target, (s.external_id for s in series), instance_space=instance_space, view=view)
     to_apply: list[NodeApply] = []
     for item in series:
@@ -164,5 +163,6 @@ def upsert_target_nodes(
         (outcome.created if node is None else outcome.updated).append(item.external_id)
         to_apply.append(NodeApply(instance_space, item.external_id, sources=[NodeOrEdgeData(view, _properties(item))]))
     for start in range(0, len(to_apply), _INSTANCES_PER_REQUEST):
-        target.data_modeling.instances.apply(to_apply[start : start + _INSTANCES_PER_REQUEST], replace=False)
+        apply = on_transport_errors(target.data_modeling.instances.apply)
+        apply(to_apply[start : start + _INSTANCES_PER_REQUEST], replace=False)
     return outcome

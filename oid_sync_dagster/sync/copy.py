@@ -58,9 +58,14 @@ def is_fatal(error: BaseException) -> bool:
     return isinstance(error, CogniteOAuthError) and isinstance(error.error, str) and error.error in _REFUSED_CLIENT
 
 
+# 4xx that a later attempt may pass: timeout, conflict (concurrent data-modeling writes), too early, throttling.
+_TRANSIENT_4XX = frozenset({408, 409, 425, 429})
+
+
 def is_refusal(error: BaseException) -> bool:
-    """CDF refused the request itself (4xx other than throttling): sending it again gets the same answer."""
-    return isinstance(error, CogniteAPIError) and 400 <= error.code < 500 and error.code != 429
+    """CDF refused the request itself (a 4xx that is no throttling, conflict or timeout): sending it again gets
+    the same answer."""
+    return isinstance(error, CogniteAPIError) and 400 <= error.code < 500 and error.code not in _TRANSIENT_4XX
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,8 +246,9 @@ class _Writer:
                 self.insert(rest)
         except CogniteAPIError as error:
             names = {p.series.external_id for p in batch}
-            if 400 <= error.code < 500 and len(names) > 1:
+            if is_refusal(error) and error.code != 403 and len(names) > 1:
                 # One bad series makes CDF refuse the whole request: retry each series alone to find it (rule 7).
+                # Not on throttling or a missing ACL (403): those would only multiply the requests.
                 for name in sorted(names):
                     self.insert([p for p in batch if p.series.external_id == name])
             else:
@@ -370,8 +376,9 @@ def _read(
     except CDF_ERRORS as error:
         if is_fatal(error):
             raise
+        message = f"read of source [{window.start}, {window.end}) failed: {describe_error(error)}"
         for name in names:
-            result.fail(name, f"{name}: read of source [{window.start}, {window.end}) failed: {describe_error(error)}")
+            result.fail(name, f"{name}: {message}", permanent=is_refusal(error))
         return {}
     found = {array.external_id: array for array in arrays if array.external_id}
     for name in names:

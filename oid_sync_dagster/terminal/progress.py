@@ -128,8 +128,9 @@ class HistoryTally:
             written = materialization.metadata.get("points_written")
             points = int(written.value) if written is not None else 0  # type: ignore[arg-type]
             with self._lock:
+                # A step retry materializes the same (series, week) again: count its points once.
+                self.points += points - self.materialized.get(unit, 0)
                 self.materialized[unit] = points
-                self.points += points
             return self._report(unit)
         if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data

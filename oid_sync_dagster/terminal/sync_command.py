@@ -352,6 +352,8 @@ def _realtime_failures(outcome: Outcome, location: Location, stage: Stage, faile
     if not stage.success:
         outcome.problems.append(f"realtime: {stage.failure()}")
         return
+    if failed == 0:
+        return  # messages from an attempt that a step retry healed are no failures
     named = 0
     for item in location.series:  # realtime covers every series, not only the selected ones
         if (reason := stage.events.about(item.external_id)) is not None:
