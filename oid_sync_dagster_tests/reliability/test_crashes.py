@@ -4,7 +4,9 @@ The code server notices its run process died and marks the run failed; the daemo
 `run_retries`, 2) launch it again from the failure; the backfill completes. Afterwards every (series, week) holds
 exactly the shifted source (the second run rewrote what the first had written: no duplicates, nothing lost), and
 Dagster's record (the latest materialization's `points_written`, the `complete` check's counts) matches the
-target. The local CDF's own kill -9 in mid-insert is in local_cdf/test_persistence.py.
+target. A run whose step refused a retry (a deleted node) is not rerun: run retries are for dead run workers
+(`retry_on_asset_or_op_failure: false`). The local CDF's own kill -9 in mid-insert is in
+local_cdf/test_persistence.py.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ SPACE = "oid_sync"
 TARGET_PROJECT = "oid-sync"
 OFFSET_MS = WEEK_MS + 10 * MINUTE_MS
 PARENT_RUN_TAG = "dagster/parent_run_id"
+WILL_RETRY_TAG = "dagster/will_retry"
+HISTORY_JOB = "oid_history"
 
 
 def _week_ms(partition_key: str) -> int:
@@ -101,27 +105,48 @@ def test_a_run_killed_mid_backfill_is_retried_and_completes_exactly(tmp_path: Pa
 
         record = {tuple(path): gql.partition_record(path, weeks, CHECK) for path in paths}
 
-    # The target, against the source, and against Dagster's record.
-    with serve_in_thread(LocalCDFSettings(data_dir=dev.home / "local-cdf")) as cdf:
-        source, target = make_client(cdf, "publicdata"), make_client(cdf, TARGET_PROJECT)
-        verified = 0
-        for path, external_id in external_ids.items():
-            for week in weeks:
-                start = _week_ms(week)
-                got = read_points(target, NodeId(SPACE, external_id), Window(start, start + WEEK_MS))
-                want = read_points(source, external_id, Window(start - OFFSET_MS, start + WEEK_MS - OFFSET_MS))
-                assert len(want) > 0, (external_id, week)
-                np.testing.assert_array_equal(got.timestamps, want.timestamps + OFFSET_MS)
-                np.testing.assert_array_equal(got.status, want.status)
-                if want.values.dtype == object:
-                    assert got.values.tolist() == want.values.tolist(), (external_id, week)
-                else:
-                    np.testing.assert_array_equal(got.values, want.values)
-                latest, check = record[path]["latest"][week], record[path]["check"][week]
-                assert latest is not None and latest["metadata"]["points_written"] == len(got), (path, week, latest)
-                assert check is not None and check["passed"] is True, (path, week, check)
-                assert check["metadata"]["source_points"] == check["metadata"]["target_points"] == len(got)
-                verified += len(got)
+        # The target, against the source, and against Dagster's record.
+        with serve_in_thread(LocalCDFSettings(data_dir=dev.home / "local-cdf")) as cdf:
+            source, target = make_client(cdf, "publicdata"), make_client(cdf, TARGET_PROJECT)
+            verified = 0
+            for path, external_id in external_ids.items():
+                for week in weeks:
+                    start = _week_ms(week)
+                    got = read_points(target, NodeId(SPACE, external_id), Window(start, start + WEEK_MS))
+                    want = read_points(source, external_id, Window(start - OFFSET_MS, start + WEEK_MS - OFFSET_MS))
+                    assert len(want) > 0, (external_id, week)
+                    np.testing.assert_array_equal(got.timestamps, want.timestamps + OFFSET_MS)
+                    np.testing.assert_array_equal(got.status, want.status)
+                    if want.values.dtype == object:
+                        assert got.values.tolist() == want.values.tolist(), (external_id, week)
+                    else:
+                        np.testing.assert_array_equal(got.values, want.values)
+                    latest, check = record[path]["latest"][week], record[path]["check"][week]
+                    assert latest is not None and latest["metadata"]["points_written"] == len(got), (path, week, latest)
+                    assert check is not None and check["passed"] is True, (path, week, check)
+                    assert check["metadata"]["source_points"] == check["metadata"]["target_points"] == len(got)
+                    verified += len(got)
+
+        # The other side of run retries: a run whose step refused to be retried (a deleted node) is not rerun.
+        victim_path = paths[0]
+        with serve_in_thread(LocalCDFSettings(data_dir=dev.home / "local-cdf")) as cdf:
+            make_client(cdf, TARGET_PROJECT).data_modeling.instances.delete(
+                NodeId(SPACE, external_ids[tuple(victim_path)])
+            )
+        refused_id = gql.launch_run(
+            repo, HISTORY_JOB, asset_selection=[victim_path], tags={"dagster/partition": weeks[-1]}
+        )
+        refused = gql.wait_for_run(refused_id, 120)
+        assert refused["status"] == "FAILURE", refused
+        will_retry = poll(
+            "the refused run's retry decision",
+            lambda: gql.run(refused_id)["tags"].get(WILL_RETRY_TAG),
+            60,
+        )
+        assert will_retry == "false", gql.run(refused_id)["tags"]
+        assert gql.runs(tags={PARENT_RUN_TAG: refused_id}) == []
+        assert gql.run(run_id)["tags"].get(WILL_RETRY_TAG) == "true"  # the killed run was retried
+
     print(
         f"crash: killed {len(killed)} processes of run {run_id} after {recorded_before_kill} of "
         f"{len(paths) * WEEKS} (series, week) records; retry {retry['runId']} completed; {verified:,} points "
