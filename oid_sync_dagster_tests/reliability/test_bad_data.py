@@ -1,5 +1,5 @@
 """Odd and bad source data: NaN and +-Infinity, huge and tiny values, strings in a numeric series, duplicate
-timestamps, empty weeks, long gaps. docs/reliability-bad-data.md has the table (input, CDF's rule, ours, sources).
+timestamps, empty weeks, long gaps. docs/reliability.md (section 5) has the table (input, CDF's rule, ours, sources).
 
 The source here is a writable project on the local CDF (`source`), seeded through the ordinary datapoints API
 with the unmodified SDK: the local CDF applies CDF's insert rules to it, so the source can hold exactly what a
