@@ -56,7 +56,7 @@ def test_template_validates_as_an_instance_config(instance: DagsterInstance, tmp
     assert instance.is_persistent
     assert instance.run_retries_enabled is True
     assert instance.run_retries_max_retries == 2
-    assert instance.run_retries_retry_on_asset_or_op_failure is True
+    assert instance.run_retries_retry_on_asset_or_op_failure is False  # only dead run workers are rerun
     assert instance.telemetry_enabled is False
     assert instance.auto_materialize_enabled is True
     assert instance.auto_materialize_use_sensors is True
