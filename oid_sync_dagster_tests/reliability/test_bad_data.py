@@ -12,9 +12,7 @@ status code, and whether the value is missing.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,8 +21,7 @@ from cognite.client.data_classes import DatapointsArray, TimeSeriesWrite
 from cognite.client.data_classes.data_modeling import NodeId
 from cognite.client.exceptions import CogniteAPIError
 
-from oid_sync_dagster.local_cdf.server import RunningLocalCDF, serve_in_thread
-from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
+from oid_sync_dagster.local_cdf.server import RunningLocalCDF
 from oid_sync_dagster.sync import state as sync_state
 from oid_sync_dagster.sync.engine import SyncEngine
 from oid_sync_dagster.sync.model import CatalogSeries
@@ -77,24 +74,8 @@ class Seeded:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def cdf(tmp_path: Path, clock: Clock) -> Iterator[RunningLocalCDF]:
-    with serve_in_thread(LocalCDFSettings(data_dir=tmp_path / "local-cdf", clock=clock.seconds)) as running:
-        yield running
-
-
-@pytest.fixture
 def source(cdf: RunningLocalCDF) -> CogniteClient:
     return make_client(cdf, "source")
-
-
-@pytest.fixture
-def target(cdf: RunningLocalCDF) -> CogniteClient:
-    return make_client(cdf, "target")
 
 
 def refusal(source: CogniteClient, external_id: str, points: list[Point]) -> str:

@@ -50,24 +50,8 @@ INVALID_CLIENT = (
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def cdf(tmp_path: Path, clock: Clock) -> Iterator[RunningLocalCDF]:
-    with serve_in_thread(LocalCDFSettings(data_dir=tmp_path / "local-cdf", clock=clock.seconds)) as running:
-        yield running
-
-
-@pytest.fixture
 def source(cdf: RunningLocalCDF) -> CogniteClient:
     return make_client(cdf, "publicdata")
-
-
-@pytest.fixture
-def target(cdf: RunningLocalCDF) -> CogniteClient:
-    return make_client(cdf, "target")
 
 
 @pytest.fixture
