@@ -346,7 +346,7 @@ class DagsterGraphQL:
          "description", "metadata"}.
         """
         aliases = {f"p{i}": partition for i, partition in enumerate(partitions)}
-        executions = "\n".join(
+        execution_fields = "\n".join(
             f"""{alias}: assetCheckExecutions(assetKey: $key, checkName: $check, partition: "{partition}", limit: 1)
                 {{ runId status partition evaluation {{ success severity description {_METADATA} }} }}"""
             for alias, partition in aliases.items()
@@ -359,38 +359,12 @@ class DagsterGraphQL:
                             ... on TimePartitionStatuses {{ ranges {{ startKey endKey status }} }} }}
                         latestMaterializationByPartition(partitions: $partitions) {{ runId partition {_METADATA} }}
                     }} }}
-                {executions} }}""",
+                {execution_fields} }}""",
             {"key": asset_key_input(asset), "check": check_name, "partitions": list(partitions)},
         )
         node = self.unwrap(data["assetNodeOrError"], "AssetNode")
-        statuses = self.unwrap(node["assetPartitionStatuses"], "TimePartitionStatuses")
-        latest = node["latestMaterializationByPartition"]
-        checks: dict[str, dict[str, Any] | None] = {}
-        for alias, partition in aliases.items():
-            found = data[alias]
-            if not found:
-                checks[partition] = None
-                continue
-            evaluation = found[0]["evaluation"] or {}
-            checks[partition] = {
-                "runId": found[0]["runId"],
-                "status": found[0]["status"],
-                "partition": found[0]["partition"],
-                "passed": evaluation.get("success"),
-                "severity": evaluation.get("severity"),
-                "description": evaluation.get("description"),
-                "metadata": metadata_values(evaluation.get("metadataEntries", [])),
-            }
-        return {
-            "materialized_ranges": [
-                (r["startKey"], r["endKey"]) for r in statuses["ranges"] if r["status"] == "MATERIALIZED"
-            ],
-            "latest": {
-                partition: (_with_metadata(event) if event else None)
-                for partition, event in zip(partitions, latest, strict=True)
-            },
-            "check": checks,
-        }
+        executions = {partition: data[alias] for alias, partition in aliases.items()}
+        return _partition_record(node, partitions, executions)
 
     # ---------- instance and bulk reads ----------
 
