@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import dagster as dg
 
@@ -26,6 +27,7 @@ from oid_sync_dagster.defs.sensors import (
     build_realtime_sensor,
 )
 from oid_sync_dagster.defs.translator import OidSyncTranslator
+from oid_sync_dagster.sync.engine import wall_clock_ms
 from oid_sync_dagster.sync.windows import WEEK_MS, week_start
 
 
@@ -47,6 +49,7 @@ def build_definitions(
     history_max_attempts: int = 3,
     realtime_warn_lag_s: float = 15 * 60,
     realtime_error_lag_s: float = 60 * 60,
+    clock: Callable[[], int] = wall_clock_ms,
 ) -> dg.Definitions:
     translator = translator or OidSyncTranslator()
     catalog = state.catalog()
@@ -77,6 +80,7 @@ def build_definitions(
                 interval_s=history_interval_s,
                 max_attempts=history_max_attempts,
                 reset_token=_reset_token(config),
+                clock=clock,
             ),
         ],
         schedules=[build_realtime_schedule(realtime_job)],

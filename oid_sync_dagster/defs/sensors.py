@@ -9,8 +9,7 @@ the rest.
 # No `from __future__ import annotations`: Dagster inspects the op and sensor annotations at runtime.
 
 import json
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
@@ -19,6 +18,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from oid_sync_dagster.defs.assets import CATALOG_KEY, REALTIME_KEY
 from oid_sync_dagster.defs.evaluations import COMPLETE_CHECK
 from oid_sync_dagster.defs.partitions import key_of
+from oid_sync_dagster.sync.engine import wall_clock_ms
 from oid_sync_dagster.sync.windows import history_weeks
 
 KIND_TAG = "oid_sync/kind"
@@ -89,9 +89,11 @@ def build_history_sensor(
     interval_s: int,
     max_attempts: int,
     reset_token: str | None = None,
+    clock: Callable[[], int] = wall_clock_ms,
 ) -> dg.SensorDefinition:
     """reset_token: set when the config asks for `reset_backfill`; every history week is synced once more, once
-    per distinct token (the predecessor repeated its reset on every run)."""
+    per distinct token (the predecessor repeated its reset on every run). clock: ms; the tick reads it once, so
+    the weeks it considers and the cooldowns it measures share one instant (tests set it to cross a Monday)."""
     check_keys = [dg.AssetCheckKey(key, COMPLETE_CHECK) for key in series_keys]
 
     @dg.sensor(
@@ -111,7 +113,7 @@ def build_history_sensor(
         if instance.get_latest_materialization_event(CATALOG_KEY) is None:
             return dg.SkipReason("waiting for the target catalog (the realtime sensor materializes it first)")
         attempts: dict = json.loads(context.cursor) if context.cursor else {}
-        now = int(time.time() * 1000)
+        now = clock()
         weeks = [w for w in history_weeks(now, n_weeks) if w >= first_partition_week]
         if reset_token is not None and attempts.get("_reset") != reset_token:
             attempts = {"_reset": reset_token, "_resync": [key_of(w) for w in weeks]}

@@ -59,13 +59,20 @@ def small_catalog(source: CogniteClient) -> list[CatalogSeries]:
 
 
 @pytest.fixture
-def state(small_catalog: list[CatalogSeries]) -> CatalogState:
-    return state_of(small_catalog, int(time.time() * 1000))
+def now_ms() -> int:
+    """The test's one reading of the wall clock: its weeks, the catalog's anchor and the history sensor's clock all
+    come from it, so a Monday 00:00 crossed during the test cannot put two of them in different weeks."""
+    return int(time.time() * 1000)
 
 
 @pytest.fixture
-def defs(state: CatalogState, resource: OidSyncResource) -> dg.Definitions:
-    return build_definitions(state, config=SyncConfig(), resource=resource)
+def state(small_catalog: list[CatalogSeries], now_ms: int) -> CatalogState:
+    return state_of(small_catalog, now_ms)
+
+
+@pytest.fixture
+def defs(state: CatalogState, resource: OidSyncResource, now_ms: int) -> dg.Definitions:
+    return build_definitions(state, config=SyncConfig(), resource=resource, clock=lambda: now_ms)
 
 
 @pytest.fixture

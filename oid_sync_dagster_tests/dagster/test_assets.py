@@ -3,7 +3,7 @@ realtime, isolation, checks. Every count is compared with the target itself."""
 
 from __future__ import annotations
 
-import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -18,10 +18,11 @@ from oid_sync_dagster.defs.catalog_state import CatalogState
 from oid_sync_dagster.defs.partitions import key_of, week_of
 from oid_sync_dagster.defs.resources import OidSyncResource
 from oid_sync_dagster.defs.translator import OidSyncTranslator
-from oid_sync_dagster.local_cdf.server import RunningLocalCDF
+from oid_sync_dagster.local_cdf.server import serve_in_thread
+from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
 from oid_sync_dagster.sync import state as sync_state
 from oid_sync_dagster.sync.model import CatalogSeries
-from oid_sync_dagster.sync.windows import MINUTE_MS, WEEK_MS, Window, history_weeks, week_start
+from oid_sync_dagster.sync.windows import DAY_MS, MINUTE_MS, WEEK_MS, Window, history_weeks, week_start
 from oid_sync_dagster_tests.dagster.conftest import TARGET, materialize
 from oid_sync_dagster_tests.sync.conftest import read_points
 
@@ -53,8 +54,8 @@ def with_catalog(
     assert "reload the code location" in (drift.description or "")
 
 
-def last_week() -> int:
-    return history_weeks(int(time.time() * 1000), 1)[0]
+def last_week(now_ms: int) -> int:
+    return history_weeks(now_ms, 1)[0]
 
 
 def materialized(result: dg.ExecuteInProcessResult) -> dict[tuple[dg.AssetKey, str], int]:
@@ -68,7 +69,9 @@ def evaluations(result: dg.ExecuteInProcessResult) -> dict[tuple[dg.AssetKey, st
     return {(e.asset_key, e.partition): e.passed for e in result.get_asset_check_evaluations()}
 
 
-def test_location_shape(defs: dg.Definitions, small_catalog: list[CatalogSeries], state: CatalogState) -> None:
+def test_location_shape(
+    defs: dg.Definitions, small_catalog: list[CatalogSeries], state: CatalogState, now_ms: int
+) -> None:
     repo = defs.get_repository_def()
     graph = repo.asset_graph
     series_keys = {key(s) for s in small_catalog}
@@ -83,9 +86,9 @@ def test_location_shape(defs: dg.Definitions, small_catalog: list[CatalogSeries]
     }
     partitions = graph.get(key(small_catalog[0])).partitions_def
     assert isinstance(partitions, dg.WeeklyPartitionsDefinition)
-    keys = partitions.get_partition_keys()
+    keys = partitions.get_partition_keys(current_time=datetime.fromtimestamp(now_ms / 1000, tz=UTC))
     assert len(keys) == 12 and all(week_start(week_of(k)) == week_of(k) for k in keys)  # Mondays, 12 closed weeks
-    assert keys[-1] == key_of(last_week())
+    assert keys[-1] == key_of(last_week(now_ms))
     checks = {ck.name for ck in graph.asset_check_keys if ck.asset_key in series_keys}
     assert checks == {"complete"}
     assert {s.name for s in repo.sensor_defs} == {"oid_realtime_sensor", "oid_history_sensor"}
@@ -111,8 +114,9 @@ def test_one_week_of_one_group(
     resource: OidSyncResource,
     small_catalog: list[CatalogSeries],
     target: CogniteClient,
+    now_ms: int,
 ) -> None:
-    week = last_week()
+    week = last_week(now_ms)
     pressure = [s for s in small_catalog if TRANSLATOR.get_group_name(s) == "pressure"]
     result = materialize(defs, instance, resource, dg.AssetSelection.groups("pressure"), partition_key=key_of(week))
     assert result.success
@@ -132,8 +136,9 @@ def test_a_range_of_weeks_is_one_run_with_per_week_records(
     resource: OidSyncResource,
     small_catalog: list[CatalogSeries],
     target: CogniteClient,
+    now_ms: int,
 ) -> None:
-    newest, older = history_weeks(int(time.time() * 1000), 2)
+    newest, older = history_weeks(now_ms, 2)
     strings = [s for s in small_catalog if s.is_string]
     selection = [key(s) for s in strings]
     result = materialize(
@@ -170,12 +175,13 @@ def test_a_bad_series_fails_alone(
     resource: OidSyncResource,
     small_catalog: list[CatalogSeries],
     target: CogniteClient,
+    now_ms: int,
 ) -> None:
     # A string series whose target node a user recreated as numeric elsewhere: simulate by writing a conflicting
     # node into a second instance space is not possible here, so delete the node instead: it is "missing".
     victim = next(s for s in small_catalog if TRANSLATOR.get_group_name(s) == "flow")
     target.data_modeling.instances.delete(NodeId(SPACE, victim.external_id))
-    week = last_week()
+    week = last_week(now_ms)
     result = materialize(defs, instance, resource, dg.AssetSelection.groups("flow"), partition_key=key_of(week))
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
@@ -192,8 +198,9 @@ def test_the_check_fails_when_target_data_is_removed(
     resource: OidSyncResource,
     small_catalog: list[CatalogSeries],
     target: CogniteClient,
+    now_ms: int,
 ) -> None:
-    week = last_week()
+    week = last_week(now_ms)
     series = next(s for s in small_catalog if TRANSLATOR.get_group_name(s) == "level")
     assert materialize(defs, instance, resource, [key(series)], partition_key=key_of(week)).success
     target.time_series.data.delete_range(
@@ -212,26 +219,27 @@ def test_the_check_fails_when_target_data_is_removed(
     assert materialized(result) == {}  # a check-only run writes nothing
 
 
-@pytest.mark.usefixtures("with_catalog")
 def test_a_week_not_yet_published_is_not_materialized(
-    state: CatalogState,
-    instance: dg.DagsterInstance,
-    live_cdf: RunningLocalCDF,
-    small_catalog: list[CatalogSeries],
-    tmp_path: Path,
+    state: CatalogState, instance: dg.DagsterInstance, small_catalog: list[CatalogSeries], tmp_path: Path, now_ms: int
 ) -> None:
-    # An offset of one day is shorter than the source's lag: last week's source window is not all published.
+    # An offset (1 day) shorter than the source's lag (9 days here): last week's source window [W - 1d, W + 6d) is
+    # published up to now - 9d < W + 6d on every day of the week after W, and for a day into the next one, so the
+    # answer cannot change while this test runs, whatever the weekday (with OID's 7-day lag it would on Sunday).
+    lagging = LocalCDFSettings(data_dir=tmp_path / "lagging-cdf", source_lag_ms=9 * DAY_MS)
     config_file = tmp_path / "oid_sync.yaml"
     config_file.write_text("time_offset:\n  offset_weeks: 0\n  offset_minutes: 1440\n")
-    resource = OidSyncResource(
-        config_path=str(config_file), local_cdf_url=live_cdf.base_url, local_target_project=TARGET
-    )
-    defs = build_definitions(state, config=load_config(config_file), resource=resource)
-    week = last_week()
-    result = materialize(defs, instance, resource, [key(small_catalog[0])], partition_key=key_of(week))
+    week = last_week(now_ms)
+    with serve_in_thread(lagging) as cdf:
+        resource = OidSyncResource(
+            config_path=str(config_file), local_cdf_url=cdf.base_url, local_target_project=TARGET
+        )
+        defs = build_definitions(state, config=load_config(config_file), resource=resource, clock=lambda: now_ms)
+        result = materialize(defs, instance, resource, [key(small_catalog[0])], partition_key=key_of(week))
     assert not result.success and materialized(result) == {}
-    error = str(next(e for e in result.all_events if e.is_step_failure).step_failure_data.error)
-    assert "not final yet" in error and key_of(week) in error
+    failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.user_failure_data
+    assert failure is not None and failure.description is not None
+    assert failure.description.startswith("not final yet (the source has published up to ")
+    assert failure.description.endswith(f"whole window): {key_of(week)}; these are synced by a later run")
 
 
 def test_realtime_twice_and_after_downtime(
@@ -298,6 +306,7 @@ def test_realtime_twice_writes_only_new_points(
         if after > before:
             new += count(target, s, Window(before + OFFSET, after + OFFSET))
     assert realtime_points(second) == new
-    opened = week_start(int(time.time() * 1000))
-    total = sum(count(target, s, Window(opened, later[s.external_id].synced_through + OFFSET)) for s in small_catalog)
+    # The target held no points before the first pass, so the two passes wrote every point it holds now (on a
+    # Monday the first pass reaches back into last week: count from the epoch, not from this week's start).
+    total = sum(count(target, s, Window(0, later[s.external_id].synced_through + OFFSET)) for s in small_catalog)
     assert realtime_points(first) + realtime_points(second) == total

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import dagster as dg
 from cognite.client import CogniteClient
 from cognite.client.data_classes.data_modeling import NodeId
@@ -44,10 +42,11 @@ def test_purge_weeks_and_all(
     resource: OidSyncResource,
     small_catalog: list[CatalogSeries],
     target: CogniteClient,
+    now_ms: int,
 ) -> None:
     level = [s for s in small_catalog if OidSyncTranslator().get_group_name(s) == "level"]
     victim, bystander = level
-    now = int(time.time() * 1000)
+    now = now_ms
     week = history_weeks(now, 1)[0]
     assets = list(defs.assets or [])
     resources = {"oid_sync": resource}
@@ -79,7 +78,7 @@ def test_purge_weeks_and_all(
 
     # All time, every level series: no points, no state (any offset may follow), no partitions.
     assert _purge(defs, instance, resource, weeks=[], series="*")
-    everything = Window(week - 20 * WEEK_MS, now + 1)
+    everything = Window(week - 20 * WEEK_MS, now + WEEK_MS)  # realtime ran after now_ms too
     assert [_count(target, s, everything) for s in small_catalog] == [0] * len(small_catalog)
     states = sync_state.read_states(target, SPACE, [s.external_id for s in small_catalog])
     assert all(st.offset_ms is None and st.synced_through is None for st in states.values())

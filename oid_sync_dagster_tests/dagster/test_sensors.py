@@ -79,8 +79,8 @@ def same_keys(selection: object, expected: list[dg.AssetKey]) -> bool:
     return set(selection) == set(expected)
 
 
-def weeks_now(n: int = 12) -> list[str]:
-    return [key_of(w) for w in history_weeks(int(time.time() * 1000), n)]
+def weeks_at(now_ms: int, n: int = 12) -> list[str]:
+    return [key_of(w) for w in history_weeks(now_ms, n)]
 
 
 @pytest.fixture
@@ -173,9 +173,10 @@ def test_history_sensor_fills_the_newest_week_first_then_older_ones(
     instance: dg.DagsterInstance,
     resource: OidSyncResource,
     small_catalog: list[CatalogSeries],
+    now_ms: int,
 ) -> None:
     keys = series_keys(small_catalog)
-    weeks = weeks_now()
+    weeks = weeks_at(now_ms)
     newest, older = weeks[0], weeks[1]
 
     first = evaluate(defs, HISTORY_SENSOR, instance)
@@ -225,10 +226,13 @@ def test_history_sensor_fills_the_newest_week_first_then_older_ones(
 
 @pytest.mark.usefixtures("catalog_done")
 def test_history_sensor_gives_up_a_week_after_max_attempts(
-    defs: dg.Definitions, instance: dg.DagsterInstance, small_catalog: list[CatalogSeries]
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    small_catalog: list[CatalogSeries],
+    now_ms: int,
 ) -> None:
     keys = series_keys(small_catalog)
-    weeks = weeks_now()
+    weeks = weeks_at(now_ms)
     assert len(weeks) == 12
     cursor = None
     requested = []
@@ -262,14 +266,17 @@ def test_history_sensor_gives_up_a_week_after_max_attempts(
 @pytest.mark.usefixtures("catalog_done")
 @pytest.mark.parametrize("status", [Status.QUEUED, Status.STARTED])
 def test_history_sensor_skips_while_a_history_run_is_in_flight(
-    defs: dg.Definitions, instance: dg.DagsterInstance, status: dg.DagsterRunStatus
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    status: dg.DagsterRunStatus,
+    now_ms: int,
 ) -> None:
     in_flight(instance, "realtime", Status.STARTED)  # realtime does not hold history back
     in_flight(instance, "history", Status.SUCCESS)
-    assert only_request(evaluate(defs, HISTORY_SENSOR, instance)).partition_key == weeks_now(1)[0]
+    assert only_request(evaluate(defs, HISTORY_SENSOR, instance)).partition_key == weeks_at(now_ms, 1)[0]
 
     in_flight(instance, "history", status)
-    cursor = json.dumps({weeks_now(1)[0]: 1})
+    cursor = json.dumps({weeks_at(now_ms, 1)[0]: 1})
     data = evaluate(defs, HISTORY_SENSOR, instance, cursor)
     assert data.run_requests == [] and data.cursor == cursor
     assert data.skip_message == "a history run is still queued or running"
@@ -282,9 +289,10 @@ def test_a_failed_check_makes_the_history_sensor_sync_that_week_again(
     resource: OidSyncResource,
     small_catalog: list[CatalogSeries],
     target: CogniteClient,
+    now_ms: int,
 ) -> None:
     keys = series_keys(small_catalog)
-    newest, older = weeks_now(2)
+    newest, older = weeks_at(now_ms, 2)
     assert materialize(defs, instance, resource, keys, partition_key=newest).success
     first = evaluate(defs, HISTORY_SENSOR, instance)
     assert only_request(first).partition_key == older
@@ -292,7 +300,7 @@ def test_a_failed_check_makes_the_history_sensor_sync_that_week_again(
 
     # Target data of one series disappears; a check-only run of that week notices.
     victim = next(s for s in small_catalog if TRANSLATOR.get_group_name(s) == "level")
-    week_ms = history_weeks(int(time.time() * 1000), 1)[0]
+    week_ms = history_weeks(now_ms, 1)[0]
     target.time_series.data.delete_range(
         start=week_ms, end=week_ms + WEEK_MS // 2, instance_id=NodeId(SPACE, victim.external_id)
     )
@@ -333,13 +341,14 @@ def test_reset_backfill_resyncs_every_week_once_per_config(
     resource: OidSyncResource,
     instance: dg.DagsterInstance,
     small_catalog: list[CatalogSeries],
+    now_ms: int,
 ) -> None:
     # Predecessor defect: "reset backfill" repeated on every run. Here it is acted on once per distinct config.
     config = load_config("sync_configuration:\n  reset_backfill: true\n")
-    defs = build_definitions(state, config=config, resource=resource)
+    defs = build_definitions(state, config=config, resource=resource, clock=lambda: now_ms)
     assert materialize(defs, instance, resource, [CATALOG_KEY]).success
     keys = series_keys(small_catalog)
-    weeks = weeks_now()
+    weeks = weeks_at(now_ms)
     # Every week is already materialized: without the reset the sensor would have nothing to do.
     for week in weeks:
         for key in keys:
@@ -359,7 +368,8 @@ def test_reset_backfill_resyncs_every_week_once_per_config(
     assert evaluate(defs, HISTORY_SENSOR, instance, done.cursor).run_requests == []
     # A changed config that still says reset_backfill: true is a new request.
     changed = load_config("sync_configuration:\n  reset_backfill: true\n  history_weeks: 12\n  max_workers: 3\n")
-    again = evaluate(build_definitions(state, config=changed, resource=resource), HISTORY_SENSOR, instance, done.cursor)
+    changed_defs = build_definitions(state, config=changed, resource=resource, clock=lambda: now_ms)
+    again = evaluate(changed_defs, HISTORY_SENSOR, instance, done.cursor)
     assert only_request(again).partition_key == weeks[0]
 
 
