@@ -11,10 +11,15 @@ import pytest
 from cognite.client.data_classes.data_modeling import NodeId
 from cognite.client.data_classes.data_modeling.cdm.v1 import CogniteTimeSeriesApply
 
-from oid_sync_dagster.cli import main
+from oid_sync_dagster.cli import build_parser, main
 from oid_sync_dagster.defs.assets import REALTIME_KEY
 from oid_sync_dagster.defs.partitions import key_of
-from oid_sync_dagster_tests.test_cli_sync import GLOB, SPACE, CliEnv, cli_env, closed_weeks
+from oid_sync_dagster.sync.engine import wall_clock_ms
+from oid_sync_dagster.sync.windows import WEEK_MS
+from oid_sync_dagster.terminal import status_command
+from oid_sync_dagster_tests.test_cli_sync import GLOB, SPACE, CliEnv, cli_env, synced_weeks
+
+pytestmark = pytest.mark.clock  # weeks from the wall clock: also run under faketime (Makefile)
 
 __all__ = ["cli_env"]  # the fixture, shared with test_cli_sync
 
@@ -46,10 +51,18 @@ def test_nothing_to_show_exits_2(cli_env: CliEnv, tmp_path: Path, capsys: pytest
     assert "exit codes:\n  0  everything shown is complete" in capsys.readouterr().out
 
 
+def status_at(cli_env: CliEnv, now_ms: int, *args: str) -> int:
+    """`oid-sync status` with its clock set: the weeks it shows are those closed at now_ms."""
+    parsed = build_parser().parse_args(["status", *args, "--dagster-home", str(cli_env.home)])
+    return status_command.run(parsed, clock=lambda: now_ms)
+
+
 def test_status_after_syncs(cli_env: CliEnv, capsys: pytest.CaptureFixture[str]) -> None:
-    older, newest = (key_of(w) for w in closed_weeks(2))
+    before = wall_clock_ms()
     assert cli_env.sync("--weeks", "1", "--series", GLOB) == 0
-    capsys.readouterr()
+    [synced] = synced_weeks(capsys.readouterr().out, 1, before, wall_clock_ms())
+    newest, older = key_of(synced), key_of(synced - WEEK_MS)
+    at = synced + WEEK_MS  # status's clock: Monday 00:00 after the synced week, so it is the newest closed week
     with dg.DagsterInstance.from_config(str(cli_env.home)) as instance:
         realtime = instance.get_latest_materialization_event(REALTIME_KEY)
         assert realtime is not None and realtime.asset_materialization is not None
@@ -57,7 +70,7 @@ def test_status_after_syncs(cli_env: CliEnv, capsys: pytest.CaptureFixture[str])
         realtime_run = realtime.run_id
 
     # Every series, two weeks: the newest one holds the glob's three series, the older one nothing.
-    assert cli_env.status("--weeks", "2") == 1
+    assert status_at(cli_env, at, "--weeks", "2") == 1
     header, rows, live = table(capsys.readouterr().out)
     assert header == f"13 series: complete / series per group and week (DAGSTER_HOME {cli_env.home})"
     assert rows == [
@@ -72,7 +85,7 @@ def test_status_after_syncs(cli_env: CliEnv, capsys: pytest.CaptureFixture[str])
     ), live
 
     # Only what was synced: complete, exit 0.
-    assert cli_env.status("--weeks", "1", "--series", GLOB) == 0
+    assert status_at(cli_env, at, "--weeks", "1", "--series", GLOB) == 0
     header, rows, _ = table(capsys.readouterr().out)
     assert header.startswith(f"3 series matching {GLOB!r}: complete / series per group and week")
     assert rows == [["week", "other", "temperature", "all"], [newest, "1/1 ✓", "2/2 ✓", "3/3 ✓"]]
@@ -84,9 +97,10 @@ def test_status_after_syncs(cli_env: CliEnv, capsys: pytest.CaptureFixture[str])
     cli_env.target.data_modeling.instances.apply(
         CogniteTimeSeriesApply(SPACE, victim, time_series_type="string", is_step=False)
     )
-    assert cli_env.sync("--weeks", "1", "--series", victim) == 1
+    # Two weeks: they include the synced one even if Monday 00:00 passed since the first sync.
+    assert cli_env.sync("--weeks", "2", "--series", victim) == 1
     capsys.readouterr()
-    assert cli_env.status("--weeks", "1", "--series", GLOB) == 1
+    assert status_at(cli_env, at, "--weeks", "1", "--series", GLOB) == 1
     _, rows, live = table(capsys.readouterr().out)
     assert rows == [["week", "other", "temperature", "all"], [newest, "1/1 ✓", "1/2", "2/3"]]
     assert re.search(r" points, 1 failed series \(run [0-9a-f]{8}\)$", live), live

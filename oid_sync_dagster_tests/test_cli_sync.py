@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,15 +25,18 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 
 from oid_sync_dagster.cli import build_parser, main
 from oid_sync_dagster.defs.assets import CATALOG_KEY, REALTIME_KEY
-from oid_sync_dagster.defs.partitions import key_of
+from oid_sync_dagster.defs.partitions import key_of, week_of
 from oid_sync_dagster.defs.sensors import KIND_TAG
 from oid_sync_dagster.local_cdf.server import RunningLocalCDF, serve_in_thread
 from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
+from oid_sync_dagster.sync.engine import wall_clock_ms
 from oid_sync_dagster.sync.windows import MINUTE_MS, WEEK_MS, Window, history_weeks
 from oid_sync_dagster.terminal import sync_command
 from oid_sync_dagster.terminal.progress import HistoryTally, PlainView
 from oid_sync_dagster_tests.conftest import make_client
 from oid_sync_dagster_tests.sync.conftest import Points, assert_same_points, read_points
+
+pytestmark = pytest.mark.clock  # weeks from the wall clock: also run under faketime (Makefile)
 
 SPACE = "oid_sync"  # the config's default instance space
 TARGET_PROJECT = "oid-sync"  # OidSyncResource.local_target_project
@@ -84,9 +86,15 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliEnv]
         yield CliEnv(home, cdf, make_client(cdf, "publicdata"), make_client(cdf, TARGET_PROJECT))
 
 
-def closed_weeks(n: int) -> list[int]:
-    """The n newest closed weeks, oldest first (the partitions `--weeks n` selects)."""
-    return sorted(history_weeks(int(time.time() * 1000), n))
+def synced_weeks(summary: str, n: int, before: int, after: int) -> list[int]:
+    """The weeks a `--weeks n` sync chose (oldest first), from its summary line: the n newest closed weeks at some
+    instant between `before` and `after` (two clock readings), so a Monday 00:00 crossed during the sync is allowed."""
+    found = re.search(r"\| weeks: (\d+) \((\d{4}-\d\d-\d\d)(?:\.\.(\d{4}-\d\d-\d\d))?\) \|", summary)
+    assert found is not None and int(found.group(1)) == n, summary
+    oldest, newest = week_of(found.group(2)), week_of(found.group(3) or found.group(2))
+    weeks = list(range(oldest, newest + 1, WEEK_MS))
+    assert weeks in (sorted(history_weeks(before, n)), sorted(history_weeks(after, n))), (summary, before, after)
+    return weeks
 
 
 def shifted_source(source: CogniteClient, external_id: str, week: int) -> Points:
@@ -147,10 +155,11 @@ def test_bad_arguments_and_config_exit_2(cli_env: CliEnv, capsys: pytest.Capture
 
 
 def test_one_week_of_a_glob(cli_env: CliEnv, capsys: pytest.CaptureFixture[str]) -> None:
-    [week] = closed_weeks(1)
-    pk = key_of(week)
+    before = wall_clock_ms()
     assert cli_env.sync("--weeks", "1", "--series", GLOB) == 0
     out, err = capsys.readouterr()
+    [week] = synced_weeks(out, 1, before, wall_clock_ms())
+    pk = key_of(week)
 
     # The target: exactly the source's points of the week, shifted, for every selected series.
     counts = {}
@@ -226,10 +235,11 @@ def test_a_failing_series_exits_1_and_the_others_complete(cli_env: CliEnv, capsy
     cli_env.target.data_modeling.instances.apply(
         CogniteTimeSeriesApply(SPACE, victim, time_series_type="string", is_step=False)
     )
-    weeks = closed_weeks(2)
-    pks = [key_of(w) for w in weeks]
+    before = wall_clock_ms()
     assert cli_env.sync("--weeks", "2", "--series", GLOB) == 1
     out, err = capsys.readouterr()
+    weeks = synced_weeks(out, 2, before, wall_clock_ms())
+    pks = [key_of(w) for w in weeks]
 
     counts = {}
     for external_id in SELECTED.keys() - {victim}:
@@ -303,10 +313,11 @@ def test_the_console_script_in_local_mode(tmp_path: Path) -> None:
     home = tmp_path / "dagster_home"
     oid_sync = Path(sys.executable).with_name("oid-sync")
     command = [str(oid_sync), "sync", "--weeks", "1", "--series", "pi:163347", "--dagster-home", str(home)]
+    before = wall_clock_ms()
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "\x1b[" not in done.stderr  # no redrawing, no colour in a pipe
-    [week] = closed_weeks(1)
+    [week] = synced_weeks(done.stdout, 1, before, wall_clock_ms())
     with serve_in_thread(LocalCDFSettings(data_dir=home / "local-cdf")) as cdf:
         actual = target_week(make_client(cdf, TARGET_PROJECT), "pi:163347", week)
         expected = shifted_source(make_client(cdf, "publicdata"), "pi:163347", week)
@@ -327,7 +338,7 @@ def test_ctrl_c_stops_the_sync_and_records_what_finished(cli_env: CliEnv, capsys
             if completed is not None and tally.done == 1:
                 _thread.interrupt_main()  # what SIGINT does to the main thread
 
-    newest = key_of(closed_weeks(1)[0])
+    before = wall_clock_ms()
     args = build_parser().parse_args(["sync", "--weeks", "12", "--series", GLOB, "--dagster-home", str(cli_env.home)])
     assert sync_command.run(args, view=CtrlC()) == 130
     assert "oid-sync sync: interrupted" in capsys.readouterr().err
@@ -336,6 +347,8 @@ def test_ctrl_c_stops_the_sync_and_records_what_finished(cli_env: CliEnv, capsys
         assert sorted(run.tags[KIND_TAG] for run in runs) == ["catalog", "history"]
         history = next(run for run in runs if run.tags[KIND_TAG] == "history")
         assert history.status == dg.DagsterRunStatus.CANCELED  # canceling, then canceled: Dagster's own flow
+        newest = history.tags["dagster/asset_partition_range_end"]  # the newest closed week when the sync began
+        assert newest in {key_of(history_weeks(before, 1)[0]), key_of(history_weeks(wall_clock_ms(), 1)[0])}
         done = {key: instance.get_materialized_partitions(key) for key in KEYS.values()}
         assert newest in done[KEYS["pi:163340"]]  # the first (group, week): `other`'s newest week
         assert sum(map(len, done.values())) < 3 * 12  # stopped well before the end

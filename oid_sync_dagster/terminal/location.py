@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,9 +51,11 @@ class Location:
             )
         return chosen
 
-    def newest_weeks(self, n: int | None) -> list[str]:
-        """The partition keys of the n newest closed weeks, oldest first (None: every history week)."""
-        keys = self.partitions_def.get_partition_keys() if self.partitions_def is not None else []
+    def newest_weeks(self, n: int | None, *, now_ms: int | None = None) -> list[str]:
+        """The partition keys of the n newest closed weeks at now_ms (default: the wall clock), oldest first (None:
+        every history week)."""
+        at = None if now_ms is None else datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+        keys = self.partitions_def.get_partition_keys(current_time=at) if self.partitions_def is not None else []
         if n is None:
             return list(keys)
         if n < 0:

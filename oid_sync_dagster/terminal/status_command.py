@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -16,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from oid_sync_dagster.sync.engine import wall_clock_ms
 from oid_sync_dagster.terminal import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 from oid_sync_dagster.terminal.location import (
     SeriesAsset,
@@ -170,7 +170,9 @@ def render_rich(report: Report, header: str, now: float, console: Console) -> No
     console.print(Text(live), highlight=False)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, *, clock: Callable[[], int] = wall_clock_ms) -> int:
+    """clock (ms) is read once: the weeks shown and the live edge's age are of one instant (tests set it)."""
+    now_ms = clock()
     if args.weeks is not None and args.weeks < 0:
         return _usage(f"--weeks must be 0 or more, got {args.weeks}")
     try:
@@ -184,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         location = load_location()
         series = location.select(args.series)
-        weeks = location.newest_weeks(args.weeks)
+        weeks = location.newest_weeks(args.weeks, now_ms=now_ms)
     except UsageError as error:
         return _usage(str(error))
     except Exception as error:
@@ -202,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     selected = f" matching {args.series!r}" if args.series != "*" else ""
     header = f"{len(series)} series{selected}: complete / series per group and week (DAGSTER_HOME {home})"
-    now = time.time()
+    now = now_ms / 1000
     console = Console(file=sys.stdout)
     if console.is_terminal and not console.is_dumb_terminal:
         render_rich(report, header, now, console)

@@ -26,6 +26,8 @@ from oid_sync_dagster.sync.windows import DAY_MS, MINUTE_MS, WEEK_MS, Window, hi
 from oid_sync_dagster_tests.dagster.conftest import TARGET, materialize
 from oid_sync_dagster_tests.sync.conftest import read_points
 
+pytestmark = pytest.mark.clock  # weeks from the wall clock: also run under faketime (Makefile)
+
 SPACE = "oid_sync"
 OFFSET = WEEK_MS + 10 * MINUTE_MS
 TRANSLATOR = OidSyncTranslator()

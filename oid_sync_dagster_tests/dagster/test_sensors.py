@@ -24,8 +24,10 @@ from oid_sync_dagster.defs.resources import OidSyncResource
 from oid_sync_dagster.defs.sensors import KIND_TAG
 from oid_sync_dagster.defs.translator import OidSyncTranslator
 from oid_sync_dagster.sync.model import CatalogSeries
-from oid_sync_dagster.sync.windows import WEEK_MS, history_weeks
+from oid_sync_dagster.sync.windows import WEEK_MS, history_weeks, week_start
 from oid_sync_dagster_tests.dagster.conftest import materialize
+
+pytestmark = pytest.mark.clock  # weeks from the wall clock: also run under faketime (Makefile)
 
 REALTIME_SENSOR = "oid_realtime_sensor"
 HISTORY_SENSOR = "oid_history_sensor"
@@ -382,3 +384,21 @@ def test_realtime_sensor_syncs_the_catalog_again_after_a_reload(
     reloaded = CatalogState(fetched_at_ms=int(time.time() * 1000) + 1000, series=state.series)
     newer = build_definitions(reloaded, config=SyncConfig(), resource=resource)
     assert only_request(evaluate(newer, REALTIME_SENSOR, instance)).asset_selection == [CATALOG_KEY, REALTIME_KEY]
+
+
+@pytest.mark.usefixtures("catalog_done")
+def test_history_sensor_takes_the_week_that_just_closed_first(
+    state: CatalogState, resource: OidSyncResource, instance: dg.DagsterInstance, now_ms: int
+) -> None:
+    # The sensor's clock at the last millisecond of last week, then at last Monday 00:00: a crossing is a setting.
+    # (A past one: Dagster checks a requested partition key against the wall clock, where the week has closed.)
+    monday = week_start(now_ms) - WEEK_MS
+    clock = [monday - 1]
+    defs = build_definitions(state, config=SyncConfig(), resource=resource, clock=lambda: clock[0])
+    before = evaluate(defs, HISTORY_SENSOR, instance)
+    assert only_request(before).partition_key == key_of(monday - 2 * WEEK_MS)  # the newest week closed by Sunday
+    clock[0] += 1
+    after = evaluate(defs, HISTORY_SENSOR, instance, before.cursor)
+    request = only_request(after)
+    assert (request.partition_key, request.tags[ATTEMPT_TAG]) == (key_of(monday - WEEK_MS), "1")
+    assert json.loads(after.cursor or "") == {key_of(monday - 2 * WEEK_MS): 1, key_of(monday - WEEK_MS): 1}

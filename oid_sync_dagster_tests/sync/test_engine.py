@@ -28,6 +28,7 @@ from oid_sync_dagster.sync.windows import (
     shift,
     source_window_for_week,
     target_week_window,
+    week_is_final,
     week_start,
 )
 from oid_sync_dagster_tests.conftest import SHARED_CATALOG, make_client
@@ -300,6 +301,39 @@ def test_realtime_after_an_outage_and_week_sealing_leaves_no_gap(
     span = Window(week_start(start), clock.ms() + 1)
     for series in synced_catalog:
         assert assert_exact_copy(source_client, target_client, series, span) > 0
+
+
+def test_realtime_and_sealing_across_monday_midnight_leave_an_exact_copy(
+    engine: SyncEngine,
+    synced_catalog: list[CatalogSeries],
+    source_client: CogniteClient,
+    target_client: CogniteClient,
+    clock: Clock,
+) -> None:
+    # Sunday 23:55 UTC, then Monday 00:05 (the week changes between two runs), then Monday 03:00: realtime's mark
+    # carries across the boundary, the week that just closed is final at once (offset 1w10m >= the 7-day lag) and
+    # its sealing rewrites what realtime wrote; nothing is ever after now.
+    monday = week_start(clock.ms()) + WEEK_MS
+    passes = []
+    for now in (monday - 5 * MINUTE_MS, monday + 5 * MINUTE_MS, monday + 3 * HOUR_MS):
+        clock.now_ms = now
+        passes.append(engine.sync_realtime(synced_catalog))
+        assert passes[-1].failed == {} and engine.future_points(synced_catalog) == {}
+        if now > monday:
+            sealed = engine.sync_weeks(synced_catalog, history_weeks(now, 1))
+            assert sealed.failed == {} and history_weeks(now, 1) == [monday - WEEK_MS]
+            assert week_is_final(monday - WEEK_MS, now, sealed.source_edge, OFFSET)
+    marks = sync_state.read_states(target_client, SPACE, [s.external_id for s in synced_catalog])
+    for series in synced_catalog:
+        mark = marks[series.external_id].synced_through
+        assert mark == clock.ms() - OFFSET + 1  # each pass ends at now (shifted), the edge being a week older
+        copied = assert_exact_copy(source_client, target_client, series, Window(monday - WEEK_MS, mark + OFFSET))
+        assert copied > 0
+    # Each pass wrote only what the one before had not: the realtime counts add up to the open weeks' points.
+    later = [p.series[s.external_id].points_written for p in passes[1:] for s in synced_catalog]
+    assert sum(later) == sum(
+        target_count(target_client, s, Window(passes[0].now + 1, clock.ms() + 1)) for s in synced_catalog
+    )
 
 
 # ---------- state ----------
