@@ -10,18 +10,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from oid_sync_dagster.local_cdf.server import LOOPBACK, free_port
+from oid_sync_dagster.local_cdf.child import local_cdf_child, write_ready_file
 from oid_sync_dagster.local_cdf.settings import DEV_CLIENT_ID, DEV_CLIENT_SECRET
 
 
@@ -76,47 +71,34 @@ class FileClock:
 
 @contextmanager
 def local_cdf_process(clock_file: Path | None = None) -> Iterator[ServerProcess]:
-    """The local CDF in a child process with a fresh data dir; on the real clock, or on `clock_file`'s."""
-    port = free_port()
+    """The local CDF in a child process with a fresh data dir; on the real clock, or on `clock_file`'s.
+
+    The child binds a port of the kernel's choosing and reports it (`local_cdf_child`): nothing to race for."""
     with tempfile.TemporaryDirectory(prefix="oid-sync-bench-") as data_dir:
         if clock_file is None:
-            command = ["-m", "oid_sync_dagster.cli", "local-cdf", "--port", str(port), "--data-dir", data_dir]
+            argv = ["-m", "oid_sync_dagster.cli", "local-cdf", "--data-dir", data_dir]
         else:
-            command = ["-m", "benchmarks._server", "--port", str(port), "--data-dir", data_dir]
-            command += ["--clock-file", str(clock_file)]
-        proc = subprocess.Popen(
-            [sys.executable, *command], stdout=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[1]
-        )
-        base_url = f"http://{LOOPBACK}:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{base_url}/_local/health", timeout=1):
-                        break
-                except (urllib.error.URLError, ConnectionError):
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the local CDF process did not start")
-                time.sleep(0.1)
-            yield ServerProcess(proc.pid, base_url, f"{base_url}/oauth2/token")
-        finally:
-            proc.terminate()
-            proc.wait(30)
+            argv = ["-m", "benchmarks._server", "--data-dir", data_dir, "--clock-file", str(clock_file)]
+        with local_cdf_child(argv, cwd=Path(__file__).resolve().parents[1]) as child:
+            yield ServerProcess(child.process.pid, child.base_url, f"{child.base_url}/oauth2/token")
 
 
 def main() -> None:
     """Serve the local CDF in the foreground with its data clock read from a FileClock file."""
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, default=0, help="loopback port (default 0: any free port)")
+    parser.add_argument("--ready-file", help="once serving, write the base URL here (see local_cdf_child)")
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--clock-file", required=True)
     args = parser.parse_args()
-    from oid_sync_dagster.local_cdf.server import serve_forever
+    from oid_sync_dagster.local_cdf.server import bind_loopback, serve_forever, url_of
     from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
 
     clock = FileClock(Path(args.clock_file))
-    serve_forever(LocalCDFSettings(data_dir=Path(args.data_dir), clock=clock.seconds), args.port)
+    sock = bind_loopback(args.port)
+    ready_file = Path(args.ready_file) if args.ready_file else None
+    report = (lambda: write_ready_file(ready_file, url_of(sock))) if ready_file else None
+    serve_forever(LocalCDFSettings(data_dir=Path(args.data_dir), clock=clock.seconds), sock, on_started=report)
 
 
 if __name__ == "__main__":

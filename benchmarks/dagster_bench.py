@@ -43,6 +43,7 @@ from typing import Any
 from benchmarks._server import ServerProcess, local_cdf_process, status_kb
 from benchmarks.engine_bench import Meter, configure_sdk, count_target_points, git_commit, loadavg_1m, rss_mb
 from benchmarks.local_cdf_bench import client
+from oid_sync_dagster import launcher
 from oid_sync_dagster.clients import clients_from_env
 from oid_sync_dagster.config import SyncConfig
 from oid_sync_dagster.defs.partitions import key_of
@@ -50,11 +51,13 @@ from oid_sync_dagster.defs.translator import OidSyncTranslator
 from oid_sync_dagster.sync.engine import SyncEngine, wall_clock_ms
 from oid_sync_dagster.sync.model import CatalogSeries
 from oid_sync_dagster.sync.windows import WEEK_MS, history_weeks
+from oid_sync_dagster_tests.dev_server import free_port
 from oid_sync_dagster_tests.graphql import BACKFILL_SUCCESS, BACKFILL_TERMINAL, DagsterGraphQL, poll
 
 ROOT = Path(__file__).resolve().parents[1]
 OID_SYNC = Path(sys.executable).with_name("oid-sync")
 _NOT_INHERITED = ("DAGSTER_HOME", "CDF_", "IDP_", "OID_SYNC_", "OPEN_ID_")
+PORT_ATTEMPTS = 4
 ENGINE_PROJECT = "bench-engine"
 DAGSTER_PROJECT = "oid-sync"  # OidSyncResource.local_target_project's default: fresh on the fresh server
 CATALOG = ["oid", "target_catalog"]
@@ -223,7 +226,8 @@ class DevProcess:
     def __init__(self, port: int, home: Path, cwd: Path, env: dict[str, str]) -> None:
         self.log_path = cwd / "oid-sync-dev.log"
         self._log = self.log_path.open("w")
-        self.ready = threading.Event()
+        self.port = port
+        self.ready, self.ended = threading.Event(), threading.Event()
         self.process = subprocess.Popen(
             [str(OID_SYNC), "dev", "--port", str(port), "--dagster-home", str(home)],
             cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -238,6 +242,20 @@ class DevProcess:
             self._log.flush()
             if line.startswith("Dagster UI:"):
                 self.ready.set()
+        self.ended.set()
+
+    def wait_until_ready(self, timeout_s: float) -> bool:
+        """True once the UI answers; False if the launcher lost its port to another process (retry on a new one)."""
+        deadline = time.monotonic() + timeout_s
+        while not self.ready.wait(0.25):
+            if self.ended.is_set():
+                status = self.process.wait()
+                if status == launcher.PORT_IN_USE_STATUS and launcher.port_in_use_line(self.port) in self.tail():
+                    return False
+                raise RuntimeError(f"oid-sync dev exited with {self.process.returncode}:\n{self.tail()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"oid-sync dev did not come up:\n{self.tail()}")
+        return True
 
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -350,17 +368,24 @@ def run_dagster(server: ServerProcess, scratch: Path, catalog: list[CatalogSerie
     home = scratch / "dagster_home"
     env = {key: value for key, value in os.environ.items() if not key.startswith(_NOT_INHERITED)}
     env.update(PYTHONUNBUFFERED="1", OID_SYNC_LOCAL_CDF_URL=server.base_url)
-    from oid_sync_dagster.local_cdf.server import free_port
-
-    port = free_port()
     out: dict[str, Any] = {"project": DAGSTER_PROJECT, "series": len(paths), "weeks": len(keys), "partitions": keys}
     timeline: dict[str, float] = {}
     started = time.monotonic()
-    print(f"... dagster: oid-sync dev on port {port}, DAGSTER_HOME {home}", file=sys.stderr, flush=True)
-    dev = DevProcess(port, home, scratch, env)
+    # The webserver cannot report a port it bound itself: pick one, and pick again should another process take it
+    # before the webserver binds it.
+    for _ in range(PORT_ATTEMPTS):
+        port = free_port()
+        print(f"... dagster: oid-sync dev on port {port}, DAGSTER_HOME {home}", file=sys.stderr, flush=True)
+        dev = DevProcess(port, home, scratch, env)
+        try:
+            if dev.wait_until_ready(120):
+                break
+        except BaseException:
+            dev.stop()
+            raise
+    else:
+        raise RuntimeError(f"oid-sync dev lost its port {PORT_ATTEMPTS} times in a row")
     try:
-        if not dev.ready.wait(120):
-            raise RuntimeError(f"oid-sync dev did not come up:\n{dev.tail()}")
         gql = DagsterGraphQL(f"http://127.0.0.1:{port}", timeout_s=300)
         repo = gql.wait_for_repository(180)
         timeline["location loaded"] = round(time.monotonic() - started, 1)

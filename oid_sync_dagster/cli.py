@@ -14,7 +14,8 @@ DEFAULT_PORT = 8765
 
 
 def _local_cdf(args: argparse.Namespace) -> int:
-    from oid_sync_dagster.local_cdf.server import LOOPBACK, serve_forever
+    from oid_sync_dagster.local_cdf.child import write_ready_file
+    from oid_sync_dagster.local_cdf.server import LOOPBACK, bind_loopback, serve_forever, url_of
     from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
 
     settings = LocalCDFSettings(source_lag_ms=int(args.lag_hours * 3_600_000), history_days=args.history_days)
@@ -22,7 +23,13 @@ def _local_cdf(args: argparse.Namespace) -> int:
         settings.data_dir = Path(args.data_dir)
     if args.catalog_csv:
         settings.catalog_csv = Path(args.catalog_csv)
-    base_url = f"http://{LOOPBACK}:{args.port}"
+    try:
+        sock = bind_loopback(args.port)  # bound before the banner: with --port 0 it names the port the kernel gave
+    except OSError as error:
+        print(f"oid-sync local-cdf: cannot listen on {LOOPBACK}:{args.port} ({error.strerror}); pick another --port,"
+              " or --port 0 for any free one", file=sys.stderr)  # fmt: skip
+        return 2
+    base_url = url_of(sock)
     client_id, client_secret = next(iter(settings.clients.items()))
     print(
         f"Local CDF on {base_url}\n"
@@ -35,7 +42,8 @@ def _local_cdf(args: argparse.Namespace) -> int:
         "Ctrl-C or SIGTERM stops it.",
         flush=True,
     )
-    serve_forever(settings, args.port)
+    ready_file = Path(args.ready_file) if args.ready_file else None
+    serve_forever(settings, sock, on_started=(lambda: write_ready_file(ready_file, base_url)) if ready_file else None)
     return 0
 
 
@@ -117,7 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oid-sync", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("local-cdf", help="Serve the local CDF (synthetic OID + writable targets).")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"loopback port (default {DEFAULT_PORT})")
+    serve.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"loopback port (default {DEFAULT_PORT}; 0: any free port)"
+    )
+    serve.add_argument(
+        "--ready-file", help="once serving, write the base URL to this file (how a parent learns the port of --port 0)"
+    )
     serve.add_argument("--data-dir", help="where target projects persist (default: $OID_SYNC_LOCAL_CDF_DIR or XDG)")
     serve.add_argument("--lag-hours", type=float, default=168.0, help="how far the source lags now (default 168)")
     serve.add_argument("--history-days", type=int, default=365, help="how far back the source goes (default 365)")

@@ -12,7 +12,9 @@ Why a launcher rather than `dagster dev` itself:
   `STOP_GRACE_S` seconds in all for a clean shutdown, then SIGKILL to the group.
 
 Exit status: 0 after a requested stop (Ctrl-C or SIGTERM to the launcher), even if the group had to be killed;
-otherwise `dagster dev`'s own exit status (128 + N if a signal N killed it); 2 if it cannot start (port taken).
+otherwise `dagster dev`'s own exit status (128 + N if a signal N killed it); 2 if it cannot start because the port
+is taken, before it starts or while `dagster dev` starts (its last line is then `port_in_use_line`, on which scripts
+that pick a port for it retry with another).
 A second Ctrl-C or SIGTERM during shutdown kills the group at once.
 
 Standard library only (subprocess, signal, urllib): it must work before anything else is set up.
@@ -44,6 +46,7 @@ STOP_GRACE_S = 20.0
 # After this long without an answer from /server_info, say so once and keep waiting.
 SLOW_START_S = 120.0
 POLL_S = 0.25
+PORT_IN_USE_STATUS = 2
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -118,6 +121,10 @@ def port_is_free(port: int, host: str = HOST) -> bool:
         except OSError:
             return False
     return True
+
+
+def port_in_use_line(port: int, host: str = HOST) -> str:
+    return f"oid-sync dev: port {port} on {host} is in use; pick another with --port."
 
 
 # Loopback only: never through an HTTP(S)_PROXY from the environment.
@@ -207,8 +214,8 @@ class DevLauncher:
 
     def run(self) -> int:
         if not port_is_free(self.port, self.host):
-            self._note(f"port {self.port} on {self.host} is in use; pick another with --port.")
-            return 2
+            self._say(port_in_use_line(self.port, self.host))
+            return PORT_IN_USE_STATUS
         self._say(ensure_instance_config(self.dagster_home))
         command, cwd = dagster_dev_command(self.port, self.host)
         env = {**os.environ, "DAGSTER_HOME": str(self.dagster_home)}
@@ -248,6 +255,11 @@ class DevLauncher:
             else:
                 self._note(f"dagster dev exited with status {returncode}.")
                 self._stop_group(child, pgid, stop)  # anything it left behind in its group
+                # Free before, taken now that its group is gone: another process bound the port between the check
+                # in `run` and the webserver's bind, and the webserver died of it (dagster dev then exits 0).
+                if not ready and not port_is_free(self.port, self.host):
+                    self._say(port_in_use_line(self.port, self.host))
+                    return PORT_IN_USE_STATUS
                 return _exit_status(returncode)
             if not ready and server_info(self.port, self.host, timeout=1.0) is not None:
                 ready = True

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from oid_sync_dagster import launcher
 from oid_sync_dagster_tests.graphql import DagsterGraphQL, RepositorySelector, WaitTimeout, poll
 
 OID_SYNC = Path(sys.executable).with_name("oid-sync")
@@ -36,6 +37,7 @@ HISTORY_SENSOR, REALTIME_SENSOR = "oid_history_sensor", "oid_realtime_sensor"
 KIND_TAG = "oid_sync/kind"
 
 READY_TIMEOUT_S = 90.0
+PORT_ATTEMPTS = 4
 LOAD_TIMEOUT_S = 90.0
 SENSOR_CATALOG_TIMEOUT_S = 120.0  # the realtime sensor's first run; launch the catalog ourselves after that
 CATALOG_RUN_TIMEOUT_S = 120.0
@@ -47,6 +49,7 @@ class DevServerError(AssertionError):
 
 
 def free_port() -> int:
+    """Free now, but another process may bind it before `dagster dev` does: `dagster_dev` retries on that."""
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return probe.getsockname()[1]
@@ -117,6 +120,11 @@ class DevProcess:
             if line.startswith(prefix):
                 return line
         raise DevServerError(f"no {prefix!r} line within {timeout_s:g} s:\n{self.output()}")
+
+    def lost(self, port: int) -> bool:
+        """Whether it ended because `port` was taken (by another process, after `free_port` picked it)."""
+        self.output()  # collects what is still queued
+        return self.process.poll() == launcher.PORT_IN_USE_STATUS and launcher.port_in_use_line(port) in self.seen
 
     def output(self, last: int = 80) -> str:
         while True:
@@ -210,15 +218,27 @@ class DevServer:
 @contextmanager
 def dagster_dev(workdir: Path) -> Iterator[DevServer]:
     """`oid-sync dev` on a free port with DAGSTER_HOME in `workdir`, once its UI answers and the code location
-    has loaded. Left to the context manager's cleanup, it is stopped with SIGTERM (SIGKILL if it must)."""
-    port, home = free_port(), workdir / "dagster_home"
-    with oid_sync_dev(port, home, cwd=workdir) as running:
-        line = running.wait_for_line("Dagster UI:", READY_TIMEOUT_S)
-        if line != f"Dagster UI: http://{HOST}:{port}":
-            raise DevServerError(f"unexpected UI line {line!r}")
-        running.find_dagster_group()
-        gql = DagsterGraphQL(f"http://{HOST}:{port}")
-        yield DevServer(running, port, home, gql, gql.wait_for_repository(LOAD_TIMEOUT_S))
+    has loaded. Left to the context manager's cleanup, it is stopped with SIGTERM (SIGKILL if it must).
+
+    The webserver cannot bind port 0 and report it, so a port is picked first; should another process take it
+    before the webserver binds it (parallel test workers), the launcher exits saying so and a new port is tried.
+    """
+    home = workdir / "dagster_home"
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        port = free_port()
+        with oid_sync_dev(port, home, cwd=workdir) as running:
+            try:
+                line = running.wait_for_line("Dagster UI:", READY_TIMEOUT_S)
+            except DevServerError:
+                if attempt < PORT_ATTEMPTS and running.lost(port):
+                    continue
+                raise
+            if line != f"Dagster UI: http://{HOST}:{port}":
+                raise DevServerError(f"unexpected UI line {line!r}")
+            running.find_dagster_group()
+            gql = DagsterGraphQL(f"http://{HOST}:{port}")
+            yield DevServer(running, port, home, gql, gql.wait_for_repository(LOAD_TIMEOUT_S))
+            return
 
 
 def ensure_target_catalog(gql: DagsterGraphQL, repo: RepositorySelector) -> tuple[dict[str, Any], str]:

@@ -146,11 +146,25 @@ def test_parse_relative_ms_rejects_non_text() -> None:
         parse_relative_ms(15)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("ms", [0, 1, 999, 15 * MIN, WEEK + 10 * MIN, 3 * DAY + 7 * HOUR + 13 * MIN + 5_000])
-def test_format_relative_round_trips(ms: int) -> None:
-    text = format_relative_ms(ms)
-    if "ms" not in text:
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [
+        (0, "0s"),
+        (1, "+1ms"),
+        (999, "+999ms"),
+        (15 * MIN, "15m"),
+        (WEEK + 10 * MIN, "1w10m"),
+        (3 * DAY + 7 * HOUR + 13 * MIN + 5_000, "3d7h13m5s"),
+        (WEEK + 1, "1w+1ms"),
+    ],
+)
+def test_format_relative_round_trips(ms: int, text: str) -> None:
+    assert format_relative_ms(ms) == text
+    if ms % 1_000 == 0:
         assert parse_relative_ms(text) == ms
+    else:  # sub-second remainders are for messages only: no config value is written in ms
+        with pytest.raises(ValueError, match="invalid relative time"):
+            parse_relative_ms(text)
 
 
 # (yaml, dotted field name expected in the message, bad value expected in the message)

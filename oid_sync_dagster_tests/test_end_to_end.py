@@ -45,6 +45,8 @@ from oid_sync_dagster_tests.dev_server import (
 )
 from oid_sync_dagster_tests.graphql import BACKFILL_SUCCESS, BACKFILL_TAG, DagsterGraphQL
 
+SENSOR_NAME_TAG = "dagster/sensor_name"  # Dagster sets it on every run a sensor requested
+
 GROUP = "level"
 CHECK = "complete"
 SPACE = "oid_sync"  # the target's instance space (the config's default)
@@ -190,9 +192,15 @@ def test_a_backfill_from_the_ui_syncs_the_target_and_records_its_checks(tmp_path
         mark("target verified")
 
         # Nothing else synced history meanwhile; the realtime sensor ran (whether beside the backfill run is timing).
+        # Dagster tags each run a sensor requested with the sensor's name; the test's fallback catalog run (when the
+        # sensor was slow) carries the kind tag but no sensor name, so the two are told apart.
         assert gql.runs(tags={KIND_TAG: "history"}) == []
         realtime_runs = gql.runs(tags={KIND_TAG: "realtime"})
-        assert realtime_runs, "the realtime sensor never ran"
+        by_sensor = [r for r in realtime_runs if r["tags"].get(SENSOR_NAME_TAG) == REALTIME_SENSOR]
+        by_test = [r for r in realtime_runs if SENSOR_NAME_TAG not in r["tags"]]
+        assert len(by_sensor) + len(by_test) == len(realtime_runs), [r["tags"] for r in realtime_runs]
+        assert len(by_test) == (0 if catalog_by == "the realtime sensor" else 1), (catalog_by, by_test)
+        assert by_sensor, f"the realtime sensor never requested a run (catalog by {catalog_by})"
         beside = [
             r
             for r in realtime_runs

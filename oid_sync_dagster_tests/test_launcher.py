@@ -180,18 +180,40 @@ sys.exit(3)
 """
 
 
-def test_the_child_exit_status_is_passed_on_and_what_it_left_behind_is_stopped() -> None:
-    """Stands in for `dagster dev` exiting (a crash) while a member of its group still runs."""
-    child = subprocess.Popen([sys.executable, "-c", _EXITS_EARLY], process_group=0, stderr=subprocess.DEVNULL)
+def _supervise_exiting_child(port: int, script: str) -> tuple[int, str, subprocess.Popen[bytes]]:
+    child = subprocess.Popen([sys.executable, "-c", script], process_group=0, stderr=subprocess.DEVNULL)
     out = io.StringIO()
     try:
-        status = launcher.DevLauncher(port=_free_port(), out=out)._supervise(child, launcher._StopRequest())
+        status = launcher.DevLauncher(port=port, out=out)._supervise(child, launcher._StopRequest())
     finally:
         if _alive_in_group(child.pid):
             os.killpg(child.pid, signal.SIGKILL)
         child.wait()
+    return status, out.getvalue(), child
+
+
+def test_the_child_exit_status_is_passed_on_and_what_it_left_behind_is_stopped() -> None:
+    """Stands in for `dagster dev` exiting (a crash) while a member of its group still runs."""
+    # A port this test holds without listening: free for the launcher's check (both sockets SO_REUSEADDR), and
+    # no other process can take it meanwhile, which would make the exit look like a lost port.
+    with socket.socket() as held:
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        held.bind(("127.0.0.1", 0))
+        status, out, child = _supervise_exiting_child(held.getsockname()[1], _EXITS_EARLY)
     assert status == 3
-    assert out.getvalue() == "oid-sync dev: dagster dev exited with status 3.\noid-sync dev: Dagster stopped.\n"
+    assert out == "oid-sync dev: dagster dev exited with status 3.\noid-sync dev: Dagster stopped.\n"
+    assert _alive_in_group(child.pid) == []
+
+
+def test_a_port_taken_while_dagster_starts_is_reported_as_taken() -> None:
+    """Another process binds the port after the launcher's check; the webserver dies of it, `dagster dev` exits 0."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        status, out, child = _supervise_exiting_child(port, "import sys; sys.exit(0)")
+    assert status == launcher.PORT_IN_USE_STATUS == 2
+    assert out.splitlines() == ["oid-sync dev: dagster dev exited with status 0.", launcher.port_in_use_line(port)]
     assert _alive_in_group(child.pid) == []
 
 
@@ -204,7 +226,11 @@ def test_exit_status_of_a_child_killed_by_a_signal() -> None:
 # --- end to end ----------------------------------------------------------------------------------------------
 
 
+PORT_ATTEMPTS = 4
+
+
 def _free_port() -> int:
+    """Free now, but another process may bind it before `dagster dev` does: start with `_start_on_a_free_port`."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -259,7 +285,8 @@ class RunningLauncher:
             self.lines.put(line.rstrip("\n"))
         self.lines.put(None)
 
-    def wait_for_line(self, prefix: str, timeout: float) -> str:
+    def wait_for_line(self, prefix: str, timeout: float, *, lost_port: int | None = None) -> str | None:
+        """The first line starting with `prefix`; with `lost_port`, None if the launcher lost that port instead."""
         deadline = time.monotonic() + timeout
         while (remaining := deadline - time.monotonic()) > 0:
             try:
@@ -267,11 +294,18 @@ class RunningLauncher:
             except queue.Empty:
                 break
             if line is None:
-                pytest.fail(f"oid-sync dev ended (rc {self.process.wait()}) before {prefix!r}:\n" + self.output())
+                returncode = self.process.wait()
+                if lost_port is not None and self.lost(lost_port):
+                    return None
+                pytest.fail(f"oid-sync dev ended (rc {returncode}) before {prefix!r}:\n" + self.output())
             self.seen.append(line)
             if line.startswith(prefix):
                 return line
         pytest.fail(f"no {prefix!r} line within {timeout:g} s:\n" + self.output())
+
+    def lost(self, port: int) -> bool:
+        """Whether it exited because `port` was taken (by another process, after `_free_port` picked it)."""
+        return self.process.returncode == launcher.PORT_IN_USE_STATUS and launcher.port_in_use_line(port) in self.seen
 
     def output(self) -> str:
         while True:
@@ -314,6 +348,28 @@ def start_launcher(tmp_path: Path) -> Iterator[Callable[[int, Path], RunningLaun
             running.process.wait()
 
 
+def _start_on_a_free_port(
+    start_launcher: Callable[[int, Path], RunningLauncher], home: Path, timeout: float, taken: int | None = None
+) -> tuple[RunningLauncher, int, str]:
+    """The launcher on a free port, once its UI answers: the port and the first "Instance config:" line.
+
+    A port can be taken between `_free_port` and the webserver's bind (parallel test workers); the launcher then
+    exits saying so, and a new port is tried. `taken`: a port in use, tried first (the retry, on purpose).
+    """
+    deadline = time.monotonic() + timeout
+    config_line: str | None = None
+    for attempt in range(PORT_ATTEMPTS):
+        port = taken if attempt == 0 and taken is not None else _free_port()
+        running = start_launcher(port, home)
+        line = running.wait_for_line("Instance config:", deadline - time.monotonic(), lost_port=port)
+        config_line = config_line or line  # a retry finds the config the first attempt wrote
+        if line is not None and running.wait_for_line("Dagster UI:", deadline - time.monotonic(), lost_port=port):
+            assert running.seen[-1] == f"Dagster UI: http://127.0.0.1:{port}"
+            assert config_line is not None
+            return running, port, config_line
+    pytest.fail(f"oid-sync dev lost its port {PORT_ATTEMPTS} times in a row")
+
+
 def _dagster_dev_pid(launcher_pid: int) -> int:
     children = [pid for pid in _all_pids() if (stat := _proc_stat(pid)) and stat[1] == launcher_pid]
     assert len(children) == 1, children
@@ -343,17 +399,18 @@ def _wait_for_group_to_vanish(pgid: int, timeout: float) -> None:
 def test_dev_starts_serves_and_stops_from_a_non_interactive_shell(
     start_launcher: Callable[[int, Path], RunningLauncher], tmp_path: Path, how: str
 ) -> None:
-    port, home = _free_port(), tmp_path / "dagster_home"
+    home = tmp_path / "dagster_home"
     if how == "SIGINT to the launcher":  # also: a user's own dagster.yaml is kept, and said to differ
         home.mkdir()
         (home / "dagster.yaml").write_text(launcher.instance_template() + "\n# my own edits\n")
     started = time.monotonic()
-    running = start_launcher(port, home)
-
-    config_line = running.wait_for_line("Instance config:", READY_TIMEOUT_S)
-    ui_line = running.wait_for_line("Dagster UI:", READY_TIMEOUT_S - (time.monotonic() - started))
+    with socket.socket() as taken:  # the SIGINT run first meets a taken port: the launcher says so, a new one is tried
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        taken_port = taken.getsockname()[1] if how == "SIGINT to the launcher" else None
+        running, port, config_line = _start_on_a_free_port(start_launcher, home, READY_TIMEOUT_S, taken_port)
     ready_s = time.monotonic() - started
-    assert ui_line == f"Dagster UI: http://127.0.0.1:{port}"
+    assert port != taken_port
     assert running.wait_for_line("DAGSTER_HOME:", 5) == f"DAGSTER_HOME: {home}  (Ctrl-C or SIGTERM stops Dagster)"
     if how == "SIGINT to the launcher":
         assert config_line.endswith("differs from the shipped template; using it as it is.")

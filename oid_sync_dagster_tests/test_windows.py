@@ -174,12 +174,35 @@ def test_week_not_final_while_source_lags(ts: int, offset: int, lag: int, after_
     now = w + WEEK_MS + after_end
     edge = now - lag
     final = week_is_final(w, now, edge, offset)
-    assert final == (edge >= w + WEEK_MS - offset - 1)
+    assert week_is_final(w, now, edge + 1, offset) or not final  # a later edge never unfinalizes a week
     # edge is inclusive: a lag of 1 ms still publishes the last ms of a zero-offset week at W + 7d.
     if offset < lag - 1 and after_end < lag - offset - 1:
         assert not final
     if not final:
         assert edge < source_window_for_week(w, offset).end - 1
+
+
+WEEK_OF_16_NOV = 1_794_787_200_000  # Monday 2026-11-16 00:00 UTC; the week ends Monday 2026-11-23 00:00 = MONDAY
+
+
+@pytest.mark.parametrize(
+    ("now", "edge", "offset", "final"),
+    [
+        # 1w10m (605_400_000): the week's source window ends 2026-11-15 23:50, last ms 23:49:59.999 = 1_794_786_599_999.
+        (1_795_392_000_000, 1_794_786_599_999, 605_400_000, True),  # now = 2026-11-23 00:00, the week's end
+        (1_795_392_000_000, 1_794_786_599_998, 605_400_000, False),  # the source lags by one ms
+        (1_795_391_999_999, 1_794_786_599_999, 605_400_000, False),  # 2026-11-22 23:59:59.999: not over
+        # Zero offset: the last source ms is the week's own, 2026-11-22 23:59:59.999 = 1_795_391_999_999.
+        (1_795_392_000_000, 1_795_391_999_999, 0, True),  # a lag of 1 ms still publishes it (edge is inclusive)
+        (1_795_392_000_000, 1_795_391_999_998, 0, False),
+        # Friday 2026-11-27 12:00 (1_795_780_800_000) with OID's 168 h lag: edge 2026-11-20 12:00 (1_795_176_000_000).
+        (1_795_780_800_000, 1_795_176_000_000, 285_180_000, True),  # 3d7h13m: last source ms 2026-11-19 16:46:59.999
+        (1_795_780_800_000, 1_795_176_000_000, 0, False),  # zero offset: needs up to 2026-11-22 23:59:59.999
+        (1_795_780_800_000, None, 0, False),  # nothing published
+    ],
+)
+def test_week_is_final_literal(now: int, edge: int | None, offset: int, final: bool) -> None:
+    assert week_is_final(WEEK_OF_16_NOV, now, edge, offset) is final
 
 
 @given(TS, OFFSETS, TS)
@@ -211,19 +234,41 @@ def test_realtime_examples() -> None:
 @given(st.one_of(st.none(), TS), TS, TS, OFFSETS, LIMITS)
 def test_realtime_window_bounds(mark: int | None, edge: int, now: int, offset: int, limit: int) -> None:
     window = realtime_source_window(mark, edge, now, offset, limit)
-    end = min(edge + 1, now - offset + 1)
-    if window is None:
-        assert mark is not None and mark >= end
+    if window is None:  # only a mark at or past where a first run would end
+        first = realtime_source_window(None, edge, now, offset, limit)
+        assert mark is not None and first is not None and mark >= first.end
         return
-    assert window.end == end
+    assert window.end - 1 in (now - offset, edge)  # as far as one cap allows (exact values: the literal cases)
     assert window.end - 1 <= now - offset  # shifted, never in the future (rule 2)
     assert window.end - 1 <= edge  # never past what the source published
     assert shift(window, offset).end - 1 <= now
     assert window.duration_ms <= limit
-    if mark is not None and mark >= end - limit:
+    if mark is not None and mark >= window.end - limit:
         assert window.start == mark  # resumes exactly at the mark
     else:
-        assert window.start == end - limit  # outage longer than the limit
+        assert window.start == window.end - limit  # outage longer than the limit
+
+
+# Tuesday 2026-11-24 12:00 (NOW) at 1w10m: now - offset = 2026-11-17 11:50, so the end is 11:50:00.001 =
+# 1_794_916_200_001 whenever the source edge is later; with a 1 d limit the floor is 2026-11-16 11:50:00.001.
+@pytest.mark.parametrize(
+    ("mark", "edge", "offset", "expected"),
+    [
+        # edge = NOW - 168 h = 2026-11-17 12:00 = 1_794_916_800_000: now - offset binds.
+        (None, 1_794_916_800_000, 605_400_000, Window(1_794_829_800_001, 1_794_916_200_001)),
+        (1_794_913_200_000, 1_794_916_800_000, 605_400_000, Window(1_794_913_200_000, 1_794_916_200_001)),  # 11:00
+        (1_794_268_800_000, 1_794_916_800_000, 605_400_000, Window(1_794_829_800_001, 1_794_916_200_001)),  # 11-10
+        (1_794_916_200_001, 1_794_916_800_000, 605_400_000, None),  # up to date
+        (1_794_916_200_008, 1_794_916_800_000, 605_400_000, None),  # mark past the end
+        (None, None, 605_400_000, None),  # nothing published
+        # Offset 0: now - offset is 2026-11-24 12:00, so the edge binds: end 2026-11-17 12:00:00.001.
+        (1_794_916_799_997, 1_794_916_800_000, 0, Window(1_794_916_799_997, 1_794_916_800_001)),
+        # 3d7h13m (285_180_000): now - offset = 2026-11-21 04:47, after the edge: [2026-11-16 12:00:00.001, edge].
+        (None, 1_794_916_800_000, 285_180_000, Window(1_794_830_400_001, 1_794_916_800_001)),
+    ],
+)
+def test_realtime_window_literal(mark: int | None, edge: int | None, offset: int, expected: Window | None) -> None:
+    assert realtime_source_window(mark, edge, NOW, offset, DAY_MS) == expected
 
 
 @st.composite
@@ -294,9 +339,31 @@ def test_reach_back_fills_the_open_week_whole(mark: int | None, edge: int, offse
         assert window is None
         return
     assert window is not None and window.end == plain.end
-    expected_floor = min(plain.end - limit, open_week_source_start)
-    assert window.start == (expected_floor if mark is None else max(mark, expected_floor))
+    # It starts at the mark, at the limit (plain), or at the open week's start (exact values: the literal cases).
+    assert window.start in {plain.start, open_week_source_start, mark}
+    if mark is None or mark <= open_week_source_start:
+        assert window.start <= open_week_source_start  # the open week is covered from its start
     assert window.start <= plain.start  # never reaches back less than without it
+
+
+# The open week of Monday 2026-11-23 starts, in source time at 1w10m, at 2026-11-15 23:50 = 1_794_786_600_000.
+@pytest.mark.parametrize(
+    ("mark", "now", "edge", "expected"),
+    [
+        # Tuesday 2026-11-24 12:00, no mark: from the open week's source start to 2026-11-17 11:50:00.001.
+        (None, 1_795_521_600_000, 1_794_916_800_000, Window(1_794_786_600_000, 1_794_916_200_001)),
+        # A mark older than the open week (2026-11-10 00:00): still from the open week's start.
+        (1_794_268_800_000, 1_795_521_600_000, 1_794_916_800_000, Window(1_794_786_600_000, 1_794_916_200_001)),
+        # A mark inside it (2026-11-16 08:00 source time): from the mark.
+        (1_794_816_000_000, 1_795_521_600_000, 1_794_916_800_000, Window(1_794_816_000_000, 1_794_916_200_001)),
+        # Monday 2026-11-23 10:00: the end is 2026-11-16 09:50:00.001 and the last day reaches further back
+        # (2026-11-15 09:50:00.001) than the open week's start; edge 2026-11-16 10:00 (168 h lag).
+        (None, 1_795_428_000_000, 1_794_823_200_000, Window(1_794_736_200_001, 1_794_822_600_001)),
+    ],
+)
+def test_reach_back_literal(mark: int | None, now: int, edge: int, expected: Window) -> None:
+    window = realtime_source_window(mark, edge, now, DEFAULT_OFFSET, DAY_MS, reach_back_to=1_794_786_600_000)
+    assert window == expected
 
 
 def test_reach_back_example() -> None:

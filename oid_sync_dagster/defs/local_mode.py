@@ -10,18 +10,12 @@ Dagster's own storage, so the two agree across restarts.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
 LocalMode = Literal["process", "thread"]
-_STARTUP_TIMEOUT_S = 60.0
 
 
 def default_data_dir() -> Path:
@@ -33,48 +27,20 @@ def default_data_dir() -> Path:
     return local_default()
 
 
-def _healthy(base_url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base_url}/_local/health", timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 @contextmanager
 def _child_process(data_dir: Path) -> Iterator[str]:
-    from oid_sync_dagster.local_cdf.server import LOOPBACK, free_port
+    from oid_sync_dagster.local_cdf.child import local_cdf_child  # standard library only, like this module
 
-    port = free_port()
-    base_url = f"http://{LOOPBACK}:{port}"
-    command = [sys.executable, "-m", "oid_sync_dagster.cli", "local-cdf", "--port", str(port)]
-    command += ["--data-dir", str(data_dir)]
-    # stderr to a file, not a pipe: nobody reads a pipe during the run, and a full one would block the server.
-    log_path = data_dir / "local-cdf.log"
-    with log_path.open("ab") as log:
-        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + _STARTUP_TIMEOUT_S
-        while not _healthy(base_url):
-            if child.poll() is not None:
-                tail = log_path.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"the local CDF exited with code {child.returncode} at startup: {tail}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the local CDF did not answer on {base_url} within {_STARTUP_TIMEOUT_S:.0f} s")
-            time.sleep(0.05)  # polling a child's readiness; the health probe is the synchronisation
-        yield base_url
-    finally:
-        child.terminate()
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+    # The child binds a port of the kernel's choosing and reports it: no port picked here that another process
+    # (a concurrent run, a test worker) could take first.
+    argv = ["-m", "oid_sync_dagster.cli", "local-cdf", "--data-dir", str(data_dir)]
+    with local_cdf_child(argv, log_path=data_dir / "local-cdf.log") as child:
+        yield child.base_url
 
 
 @contextmanager
 def running_local_cdf(data_dir: Path | None = None, mode: LocalMode = "process") -> Iterator[str]:
-    """Serve the local CDF on a free loopback port for the block; yields its base URL."""
+    """Serve the local CDF on a loopback port of the kernel's choosing for the block; yields its base URL."""
     data_dir = data_dir or default_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
     if mode == "process":

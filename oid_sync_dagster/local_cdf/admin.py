@@ -9,6 +9,8 @@ are never faulted themselves.
 Body of a POST: `{"seed": 7, "rules": [{"path": "/timeseries/data$", "method": "POST", "status": 503,
 "headers": {"Retry-After": "2"}, "stall_s": 0, "drop": false, "message": "...", "count": 3}]}`; a rule has
 `count`, or `rate` and/or `for_s` (a token-endpoint outage: `{"path": "^/oauth2/token$", "for_s": 30}`).
+`"applied": true` serves the request first and then loses its answer (the status, or the drop): a write that CDF
+committed while the client saw it fail.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from oid_sync_dagster.local_cdf.errors import CDFError, bad_request
 from oid_sync_dagster.local_cdf.faults import Fault, FaultInjector
 from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
 
-_RULE_KEYS = {"path", "method", "status", "headers", "stall_s", "drop", "message", "count", "rate", "for_s"}
+_RULE_KEYS = {"path", "method", "status", "headers", "stall_s", "drop", "applied", "message", "count", "rate", "for_s"}
 
 
 def _rule(raw: Any, index: int) -> tuple[str, str | None, Fault, int | None, float | None, float | None]:
@@ -57,6 +59,9 @@ def _rule(raw: Any, index: int) -> tuple[str, str | None, Fault, int | None, flo
     drop = raw.get("drop", False)
     if not isinstance(drop, bool):
         raise bad_request(f"{where}.drop: true or false")
+    applied = raw.get("applied", False)
+    if not isinstance(applied, bool):
+        raise bad_request(f"{where}.applied: true or false")
     count, rate, for_s = raw.get("count"), raw.get("rate"), raw.get("for_s")
     if count is not None and (rate is not None or for_s is not None):
         raise bad_request(f"{where}: count (scripted) excludes rate and for_s")
@@ -69,7 +74,9 @@ def _rule(raw: Any, index: int) -> tuple[str, str | None, Fault, int | None, flo
     if rate is not None and (not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 < rate <= 1):
         raise bad_request(f"{where}.rate: a probability in (0, 1] (got {rate!r})")
     message = str(raw.get("message", "Injected fault"))
-    fault = Fault(status=status, headers=dict(headers), stall_s=float(stall), drop=drop, message=message)
+    fault = Fault(
+        status=status, headers=dict(headers), stall_s=float(stall), drop=drop, message=message, applied=applied
+    )
     return path, method, fault, count, None if rate is None else float(rate), None if for_s is None else float(for_s)
 
 

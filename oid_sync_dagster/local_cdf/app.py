@@ -64,10 +64,13 @@ class CDFMiddleware:
 
         fault = self.faults.decide(method, path)
         try:
-            if fault is not None:
+            if fault is not None and not fault.applied:
                 await self._inject(fault, scope, receive, send_with_request_id)
             elif path.startswith(_AUTHENTICATED_PREFIX) and (denied := self._deny(scope)) is not None:
                 await denied(scope, receive, send_with_request_id)
+            elif fault is not None:
+                await self.app(scope, receive, _discard)  # served and committed; its answer is lost below
+                await self._inject(fault, scope, receive, send_with_request_id)
             else:
                 await self.app(scope, receive, send_with_request_id)
         finally:
@@ -93,6 +96,10 @@ class CDFMiddleware:
             await send({"type": "http.response.body", "body": b"{", "more_body": True})
             raise ConnectionAbortedError("injected dropped connection")
         await _error_response(fault.status, fault.message, fault.headers)(scope, receive, send)
+
+
+async def _discard(_: Message) -> None:
+    """The send of a request whose answer an `applied` fault replaces."""
 
 
 async def _cdf_error(_: Request, exc: Exception) -> Response:

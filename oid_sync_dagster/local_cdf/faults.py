@@ -1,6 +1,7 @@
 """The fault hook in the request path, and the request log and counters that tests read.
 
-A `FaultInjector` decides, per request, whether to answer with an injected fault instead of serving it. Rules are
+A `FaultInjector` decides, per request, whether to answer with an injected fault instead of serving it, or (an
+`applied` fault) after serving it. Rules are
 scripted sequences (the next N matching requests), seeded rates (so a run repeats), or outages (every matching
 request, or a seeded share of them, for the next T seconds).
 """
@@ -23,11 +24,16 @@ class Fault:
     stall_s: float = 0.0  # sleep before answering (longer than the client timeout: a read timeout)
     drop: bool = False  # close the connection without an answer
     message: str = "Injected fault"
+    # Serve the request first (the write is committed), then lose the answer as above: what a real CDF does when a
+    # timeout or a broken connection follows the commit. The client cannot tell it from a request never applied.
+    applied: bool = False
 
     @property
     def kind(self) -> str:
-        """How the client meets it: a dropped connection, a stall (a read timeout), or an error status."""
-        return "drop" if self.drop else "stall" if self.stall_s else str(self.status)
+        """How the client meets it: a dropped connection, a stall (a read timeout), or an error status; prefixed
+        'applied-' when the request was served before its answer was lost."""
+        kind = "drop" if self.drop else "stall" if self.stall_s else str(self.status)
+        return f"applied-{kind}" if self.applied else kind
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -966,16 +967,32 @@ def test_read_limits_over_http(http: httpx2.Client, truth: Truth) -> None:
 
 def test_request_log_records_requests(local_cdf: RunningLocalCDF, source: CogniteClient, truth: Truth) -> None:
     local_cdf.request_log.clear()
+    wall_before, started = time.time(), time.monotonic()
     source.time_series.list(limit=5)
     source.time_series.data.retrieve_arrays(
         external_id=kinds(truth, "analog", 1)[0], start=EDGE_MS - HOUR_MS, end=EDGE_MS, limit=None
     )
+    elapsed, wall_after = time.monotonic() - started, time.time()
     counts = local_cdf.request_log.counts
     assert counts[("POST", "/api/v1/projects/publicdata/timeseries/list")] == 1
     assert counts[("POST", "/api/v1/projects/publicdata/timeseries/data/list")] >= 1
     records = local_cdf.request_log.matching(r"/publicdata/timeseries/")
-    assert all(r.status == 200 and not r.fault and r.duration_s >= 0 for r in records)
+    assert all(r.status == 200 and not r.fault for r in records)
     assert records[0].path == "/api/v1/projects/publicdata/timeseries/list"
+    # The server's time on each request (the middleware's own monotonic clock) lies inside the client's.
+    for r in records:
+        assert wall_before <= r.started_at <= wall_after and 0 < r.duration_s <= elapsed, r
+
+    # A request the server holds for 0.3 s is logged as taking at least that, and no longer than the client waited.
+    stall_s = 0.3
+    local_cdf.faults.script(r"/timeseries/list$", [Fault(status=503, stall_s=stall_s)])
+    started = time.monotonic()
+    assert len(source.time_series.list(limit=5)) == 5  # the SDK retries the 503
+    elapsed = time.monotonic() - started
+    stalled, served = local_cdf.request_log.matching(r"/timeseries/list$")[-2:]
+    assert (stalled.status, stalled.fault, served.status, served.fault) == (503, True, 200, False)
+    assert stall_s <= stalled.duration_s <= elapsed, (stalled, elapsed)
+    assert 0 < served.duration_s <= elapsed - stall_s, (served, elapsed)
 
 
 def test_retryable_faults_are_retried(local_cdf: RunningLocalCDF, source: CogniteClient) -> None:

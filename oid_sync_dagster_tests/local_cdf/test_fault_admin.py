@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import httpx2
 import pytest
-from cognite.client.exceptions import CogniteAPIError
+from cognite.client.data_classes import TimeSeriesWrite
+from cognite.client.exceptions import CogniteAPIError, CogniteRequestError
 
 from oid_sync_dagster.local_cdf.faults import Fault, FaultInjector
 from oid_sync_dagster.local_cdf.server import RunningLocalCDF
@@ -114,3 +115,23 @@ def test_outages_end_by_the_injectors_clock() -> None:
     now[0] = 130.0
     assert faults.decide("POST", "/oauth2/token") is None
     assert faults.describe() == {"rules": [], "injected": {"503": 2}}
+
+
+def test_an_applied_fault_commits_the_write_and_loses_its_answer(local_cdf: RunningLocalCDF) -> None:
+    client = make_client(local_cdf, "target")
+    client.time_series.create(TimeSeriesWrite(external_id="lost-answer"))
+    rule = {"path": "/timeseries/data$", "method": "POST", "applied": True, "count": 1}
+    assert _admin(local_cdf, "POST", {"rules": [{**rule, "status": 503}]}).status_code == 200
+    # The SDK retries a datapoint insert answered 503: the retry writes the same points again, CDF overwrites them.
+    client.time_series.data.insert([(1_000, 1.5), (2_000, 2.5)], external_id="lost-answer")
+    assert len(local_cdf.request_log.matching("/timeseries/data$", "POST")) == 2
+    # A connection broken after the commit is not retried by the SDK.
+    assert _admin(local_cdf, "POST", {"rules": [{**rule, "drop": True}]}).status_code == 200
+    with pytest.raises(CogniteRequestError):
+        client.time_series.data.insert([(3_000, 3.5)], external_id="lost-answer")
+    stored = client.time_series.data.retrieve_arrays(external_id="lost-answer", start=0, end=10_000)
+    assert stored.timestamp.astype("datetime64[ms]").astype("int64").tolist() == [1_000, 2_000, 3_000]
+    assert stored.value.tolist() == [1.5, 2.5, 3.5]
+    assert _admin(local_cdf, "GET").json() == {"rules": [], "injected": {"applied-503": 1, "applied-drop": 1}}
+    bad = _admin(local_cdf, "POST", {"rules": [{"path": "x", "applied": "yes", "count": 1}]})
+    assert bad.status_code == 400 and error_of(bad)["message"] == "rules[0].applied: true or false"

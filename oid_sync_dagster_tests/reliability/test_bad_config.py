@@ -9,13 +9,15 @@ as substrings); this table is end to end, with each whole message asserted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from pydantic import BaseModel
 
-from oid_sync_dagster.config import ConfigError, load_config
+from oid_sync_dagster.config import ConfigError, SyncConfig, load_config, source_is_real, target_connection_from_env
 from oid_sync_dagster.defs.resources import ENV_FIELDS, OidSyncResource
 from oid_sync_dagster.local_cdf.server import RunningLocalCDF, serve_in_thread
 from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
@@ -30,6 +32,7 @@ REAL_TARGET_MISSING = (
     "(the CDF Toolkit's names), or unset CDF_PROJECT to write to the local CDF."
 )
 ENV_HEADER = "invalid target connection in the environment:\n  "
+UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 # (case id, YAML, env changes from the valid base, the whole error message). "{base}" is the local CDF's URL.
 YAML_CASES: list[tuple[str, str, str]] = [
@@ -94,6 +97,33 @@ YAML_CASES: list[tuple[str, str, str]] = [
      "oid_connection.client_secret: Extra inputs are not permitted (got '<redacted>')"),
     ("secret-env-name", "oid_connection: {client_secret_env: 'my secret'}",
      "oid_connection.client_secret_env: String should match pattern '^[A-Za-z_][A-Za-z0-9_]*$' (got '<redacted>')"),
+    ("oid-tenant", "oid_connection: {tenant_id: contoso.onmicrosoft.com}",
+     f"oid_connection.tenant_id: String should match pattern '{UUID_PATTERN}' (got 'contoso.onmicrosoft.com')"),
+    ("oid-client-id", "oid_connection: {client_id: oid-sync}",
+     f"oid_connection.client_id: String should match pattern '{UUID_PATTERN}' (got 'oid-sync')"),
+    ("oid-cluster", "oid_connection: {cluster: West Europe}",
+     "oid_connection.cluster: String should match pattern '^[a-z0-9][a-z0-9-]*$' (got 'West Europe')"),
+    ("oid-project", "oid_connection: {project: Public_Data}",
+     "oid_connection.project: String should match pattern '^[a-z0-9][a-z0-9-]*$' (got 'Public_Data')"),
+    ("type-bool-as-int", "sync_configuration: {reset_backfill: 1}",
+     "sync_configuration.reset_backfill: Input should be a valid boolean (got 1)"),
+    ("instance-space", "sync_configuration: {instance_space: oid sync}",
+     "sync_configuration.instance_space: String should match pattern "
+     "'^[a-zA-Z][a-zA-Z0-9_-]{0,41}[a-zA-Z0-9]?$' (got 'oid sync')"),
+    ("view-space", "sync_configuration: {timeseries_view_space: cdf cdm}",
+     "sync_configuration.timeseries_view_space: String should match pattern "
+     "'^[a-zA-Z][a-zA-Z0-9_-]{0,41}[a-zA-Z0-9]?$' (got 'cdf cdm')"),
+    ("view-version", "sync_configuration: {timeseries_view_version: v1.}",
+     "sync_configuration.timeseries_view_version: String should match pattern "
+     "'^[a-zA-Z0-9]([.a-zA-Z0-9_-]{0,41}[a-zA-Z0-9])?$' (got 'v1.')"),
+    ("prefix-empty", "sync_configuration: {external_id_prefix: ''}",
+     "sync_configuration.external_id_prefix: String should have at least 1 character (got '')"),
+    ("pipeline-id-empty", "sync_configuration: {extraction_pipeline_external_id: ''}",
+     "sync_configuration.extraction_pipeline_external_id: String should have at least 1 character (got '')"),
+    ("limit-series", "sync_configuration: {series_per_read: 101}",
+     "sync_configuration.series_per_read: Input should be less than or equal to 100 (got 101)"),
+    ("workers-zero", "sync_configuration: {max_workers: 0}",
+     "sync_configuration.max_workers: Input should be greater than or equal to 1 (got 0)"),
 ]  # fmt: skip
 ENV_CASES: list[tuple[str, dict[str, str | None], str]] = [
     ("secret-unset", {"IDP_CLIENT_SECRET": UNSET}, REAL_TARGET_MISSING.format("IDP_CLIENT_SECRET")),
@@ -114,7 +144,14 @@ ENV_CASES: list[tuple[str, dict[str, str | None], str]] = [
     ("local-url", {"CDF_PROJECT": UNSET, "OID_SYNC_LOCAL_CDF_URL": "127.0.0.1:8765"},
      "local CDF URL (local_cdf_url or OID_SYNC_LOCAL_CDF_URL): must be an http(s) URL like "
      "https://api.cognitedata.com, got '127.0.0.1:8765'"),
+    ("scopes-empty", {"IDP_SCOPES": " , "},
+     ENV_HEADER + "IDP_SCOPES: String should have at least 1 character (got ',')"),
+    ("config-missing", {"OID_SYNC_CONFIG": "/nonexistent/oid_sync.yaml"},
+     "config_path (OID_SYNC_CONFIG): no such file '/nonexistent/oid_sync.yaml'"),
 ]  # fmt: skip
+# Env vars the resource reads (ENV_FIELDS) for which every non-blank value is valid (blank means unset, which is
+# allowed): no bad case can exist. test_every_config_field_and_env_var_has_a_bad_case proves each one.
+ANY_VALUE_ACCEPTED = {"IDP_AUDIENCE", "OPEN_ID_CLIENT_SECRET"}
 
 
 @pytest.fixture(scope="module")
@@ -183,8 +220,40 @@ def test_bad_env_fails_naming_variable_and_value_before_any_request(
     assert list(cdf.request_log.records) == []
 
 
-def test_at_least_twenty_bad_configurations() -> None:
-    assert len(YAML_CASES) + len(ENV_CASES) >= 20
+def _leaf_fields(model: type[BaseModel], prefix: str = "") -> Iterator[str]:
+    """The dotted name of every leaf field of a config model, as error messages name them."""
+    for name, info in model.model_fields.items():
+        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            yield from _leaf_fields(info.annotation, f"{prefix}{name}.")
+        else:
+            yield prefix + name
+
+
+def _names(message: str, name: str) -> bool:
+    return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", message) is not None
+
+
+def test_every_config_field_and_env_var_has_a_bad_case() -> None:
+    # Discovered from the product: a field or env var added without a bad case here fails this test.
+    fields = list(_leaf_fields(SyncConfig))
+    assert {f.split(".")[0] for f in fields} == set(SyncConfig.model_fields)  # every section was descended into
+    unnamed = [f for f in fields if not any(_names(message, f) for _, _, message in YAML_CASES)]
+    assert unnamed == [], f"config fields no bad YAML case names: {unnamed}"
+    env_vars = set(ENV_FIELDS.values())
+    assert env_vars > ANY_VALUE_ACCEPTED
+    uncovered = sorted(
+        var
+        for var in env_vars - ANY_VALUE_ACCEPTED
+        if not any(var in changes and _names(message, var) for _, changes, message in ENV_CASES)
+    )
+    assert uncovered == [], f"env vars no bad env case sets and names: {uncovered}"
+    # The exempt ones really take any value: an odd audience is a valid target, an odd OID secret a real source.
+    odd = "x y, !"
+    env = {"CDF_PROJECT": "target", "CDF_CLUSTER": "api", "IDP_TOKEN_URL": "https://idp.example.com/token"}
+    env |= {"IDP_CLIENT_ID": "id", "IDP_CLIENT_SECRET": "secret", "IDP_AUDIENCE": odd}
+    target = target_connection_from_env(env)
+    assert target is not None and target.audience == odd
+    assert source_is_real({"OPEN_ID_CLIENT_SECRET": odd}, SyncConfig())
     assert len({c[0] for c in YAML_CASES + ENV_CASES}) == len(YAML_CASES) + len(ENV_CASES)  # type: ignore[operator]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -36,7 +37,7 @@ from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
 from oid_sync_dagster.sync import state as sync_state
 from oid_sync_dagster.sync.catalog import list_source_series
 from oid_sync_dagster.sync.model import CatalogSeries
-from oid_sync_dagster.sync.windows import MINUTE_MS, WEEK_MS, Window, history_weeks
+from oid_sync_dagster.sync.windows import DAY_MS, MINUTE_MS, WEEK_MS, Window, history_weeks
 from oid_sync_dagster_tests.conftest import make_client
 from oid_sync_dagster_tests.dagster.conftest import materialize
 from oid_sync_dagster_tests.sync.conftest import Points, assert_same_points, read_points
@@ -160,9 +161,25 @@ def test_transient_faults_lose_nothing(campaign: Campaign, caplog: pytest.LogCap
         assert materialized == {(translator.get_asset_key(s), key_of(w)) for s in catalog for w in weeks}
         checks = [e for e in history_run.get_asset_check_evaluations() if e.partition]
         assert len(checks) >= len(catalog) * WEEKS and all(e.passed for e in checks)
+        # What the Dagster record says was written: every (series, week) materialization of every attempt (a
+        # retried step rewrites whole weeks, so each one must count the whole week once), and realtime's total.
+        history_written = [
+            (e.asset_key, e.partition, e.materialization.metadata)
+            for e in history_run.get_asset_materialization_events()
+        ]
+        realtime_written = [
+            e.materialization.metadata["points_written"].value
+            for e in realtime_run.get_asset_materialization_events()
+            if e.asset_key == REALTIME_KEY
+        ]
+        assert len(realtime_written) == 1, realtime_written
 
     source, target = make_client(cdf, "publicdata"), make_client(cdf, TARGET)
     marks = sync_state.read_states(target, SPACE, [s.external_id for s in catalog])
+    open_week = weeks[0] + WEEK_MS  # target time from here on is realtime's alone
+    held_by_week: dict[tuple[dg.AssetKey, str], int] = {}
+    realtime_floor_to_mark = 0  # target points in the final realtime attempt's windows (each series from its floor)
+    realtime_open_week = 0  # target points in the open week, which only realtime writes
     verified = 0
     for series in catalog:
         mark = marks[series.external_id].synced_through
@@ -170,13 +187,41 @@ def test_transient_faults_lose_nothing(campaign: Campaign, caplog: pytest.LogCap
         expected, actual = _expected_and_actual(source, target, series, weeks[-1], mark)
         assert len(expected) > 0, f"{series.external_id}: the source has no points to compare"
         assert_same_points(actual, expected)
-        assert np.unique(actual.timestamps).size == len(actual), f"{series.external_id}: duplicate timestamps"
+        ts = actual.timestamps
+        for week in weeks:
+            held = int(np.count_nonzero((ts >= week) & (ts < week + WEEK_MS)))
+            held_by_week[(translator.get_asset_key(series), key_of(week))] = held
+        # Realtime's window ends at the mark and starts no earlier than min(end - catch-up limit (1 d), the open
+        # week's source start) (windows.realtime_source_window): its target range is [floor, mark) + offset.
+        floor = min(mark - DAY_MS, open_week - OFFSET_MS) + OFFSET_MS
+        realtime_floor_to_mark += int(np.count_nonzero(ts >= floor))
+        realtime_open_week += int(np.count_nonzero(ts >= open_week))
         everything = read_points(
             target, NodeId(SPACE, series.external_id), Window(0, last_run_end_ms + 365 * 24 * 3_600_000)
         )
         assert everything.timestamps.max() <= last_run_end_ms, f"{series.external_id}: a point lies in the future"
         assert len(everything) == len(actual), f"{series.external_id}: points outside the synced range"
         verified += len(actual)
+
+    # Every history materialization, of every attempt, counts exactly the points its (series, week) holds: a point
+    # credited twice (an insert retried after a fault) or not at all shows here, though the target cannot hold it.
+    assert {(key, partition) for key, partition, _ in history_written} == set(held_by_week)
+    for key, partition, metadata in history_written:
+        held = held_by_week[(key, partition)]
+        assert metadata["points_written"].value == held, f"{key.to_user_string()} {partition}: written != held"
+        assert metadata["target_points"].value == held, f"{key.to_user_string()} {partition}: checked != held"
+    # Realtime ran twice (the plain 500 failed the first attempt): the engine logs each attempt's points written.
+    attempts = [
+        int(m.group(1).replace(",", ""))
+        for r in caplog.records
+        if (m := re.match(r"realtime sync: .*\| DPs: ([\d,]+) \|", r.getMessage()))
+    ]
+    assert len(attempts) == 2 and attempts[1] == realtime_written[0], (attempts, realtime_written)
+    # Every open-week point was credited by some attempt; the final attempt credited no more than its windows hold,
+    # and exactly that when the first attempt credited nothing (its one insert failed: every series read again).
+    assert sum(attempts) >= realtime_open_week, (attempts, realtime_open_week)
+    assert realtime_written[0] <= realtime_floor_to_mark, (realtime_written, realtime_floor_to_mark)
+    assert attempts[0] > 0 or realtime_written[0] == realtime_floor_to_mark, (attempts, realtime_floor_to_mark)
 
     log = cdf.request_log
     statuses = Counter(r.status for r in log.records)

@@ -35,6 +35,9 @@ START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
 POLL_S = 0.1
 BINDIR_ENV = "OID_SYNC_PG_BINDIR"
+PORT_ATTEMPTS = 4
+# What postgres logs when its port is taken (then: "could not create any TCP/IP sockets", and it exits).
+_ADDRESS_IN_USE = "Address already in use"
 
 
 class PostgresUnavailable(RuntimeError):
@@ -64,6 +67,7 @@ def find_bindir() -> Path:
 
 
 def free_port(host: str = HOST) -> int:
+    """Free now, but another process may bind it before a server does: retry on that (see `running_postgres`)."""
     with socket.socket() as probe:
         probe.bind((host, 0))
         return probe.getsockname()[1]
@@ -148,11 +152,22 @@ def _run(command: list[str], run_as: _RunAs, what: str) -> None:
         raise RuntimeError(f"{what} failed with code {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
 
 
-def _wait_until_ready(server: PostgresServer) -> None:
-    """Connect until the server accepts us; fail early (with its log) if it exits instead."""
+class _PortTaken(RuntimeError):
+    """postgres could not bind its port: another process took it after `free_port` picked it."""
+
+
+def _wait_until_ready(server: PostgresServer, log_offset: int) -> None:
+    """Connect until the server accepts us; fail early (with its log) if it exits instead.
+
+    `log_offset`: where this start's lines begin in the log (a retry appends to the same file).
+    """
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         if server.process.poll() is not None:
+            with server.log_path.open("rb") as log:
+                log.seek(log_offset)
+                if _ADDRESS_IN_USE in log.read().decode(errors="replace"):
+                    raise _PortTaken(f"port {server.port} on {server.host} is in use")
             raise RuntimeError(
                 f"postgres exited with code {server.process.returncode} at startup; its log:\n{server.log_tail()}"
             )
@@ -203,24 +218,34 @@ def running_postgres() -> Iterator[PostgresServer]:
         _run(initdb, run_as, "initdb")
         password_file.unlink()
 
-        port = free_port()
-        command = [str(bindir / "postgres"), "-D", str(data_dir), "-p", str(port), "-k", str(socket_dir)]
-        command += ["-c", f"listen_addresses={HOST}"]
-        # A throwaway cluster: durability buys nothing here, and fsync on a shared 2-core CI box costs seconds.
-        command += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-        log_path = root / "postgres.log"
-        with log_path.open("ab") as log:
-            run_as.own(log_path)
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # a terminal's Ctrl-C reaches the test, which then stops the server itself
-                **run_as.popen_args(),
-            )
-        server = PostgresServer(host=HOST, port=port, password=password, root=root, process=process)
-        _wait_until_ready(server)
+        # postgres cannot bind port 0 and report it: pick a free port, and pick again if it is taken before
+        # postgres binds it (parallel test workers).
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            port = free_port()
+            command = [str(bindir / "postgres"), "-D", str(data_dir), "-p", str(port), "-k", str(socket_dir)]
+            command += ["-c", f"listen_addresses={HOST}"]
+            # A throwaway cluster: durability buys nothing here, and fsync on a shared 2-core CI box costs seconds.
+            command += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+            log_path = root / "postgres.log"
+            with log_path.open("ab") as log:
+                run_as.own(log_path)
+                log_offset = log.tell()
+                process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # a terminal's Ctrl-C reaches the test, which stops the server itself
+                    **run_as.popen_args(),
+                )
+            server = PostgresServer(host=HOST, port=port, password=password, root=root, process=process)
+            try:
+                _wait_until_ready(server, log_offset)
+            except _PortTaken:
+                if attempt == PORT_ATTEMPTS:
+                    raise
+                continue
+            break
         yield server
     finally:
         if process is not None and process.poll() is None:
