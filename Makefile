@@ -12,9 +12,6 @@ SYSTEM_PACKAGES := chromium chromium-driver postgresql faketime
 # window complete), Sunday 23:59:30 (Monday 00:00 is crossed inside the tests), Monday 03:00 (realtime reaches back
 # into last week) and a Wednesday. The clock starts there and runs on.
 CLOCK_INSTANTS := 2026-12-06T12:00:00 2026-12-06T23:59:30 2026-12-07T03:00:00 2026-12-09T12:00:00
-# libfaketime: fake the wall clock only (monotonic timeouts stay real); sitecustomize.py in that folder works around
-# its broken time.sleep.
-FAKETIME_ENV := TZ=UTC FAKETIME_DONT_FAKE_MONOTONIC=1 NO_FAKE_STAT=1 PYTHONPATH=oid_sync_dagster_tests/faketime
 # Two workers for two cores; --durations keeps the slowest tests in sight.
 PYTEST_ARGS ?= -n 2 --durations=20
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -56,10 +53,7 @@ test: $(STAMP) system-deps
 
 ## The tests marked `clock`, under faketime at each of $(CLOCK_INSTANTS).
 test-clock: $(STAMP) system-deps
-	@for instant in $(CLOCK_INSTANTS); do \
-		at="$$(echo $$instant | tr T ' ')"; echo "== clock-sensitive tests at $$at UTC"; \
-		$(FAKETIME_ENV) faketime -f "@$$at" $(BIN)/pytest -m clock -n 2 -q -p no:cacheprovider || exit 1; \
-	done
+	bash oid_sync_dagster_tests/faketime/run.sh $(BIN)/pytest $(CLOCK_INSTANTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check oid_sync_dagster oid_sync_dagster_tests benchmarks

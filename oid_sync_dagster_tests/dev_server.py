@@ -153,9 +153,10 @@ class DevProcess:
 
 
 @contextmanager
-def oid_sync_dev(port: int, home: Path, cwd: Path) -> Iterator[DevProcess]:
-    """Start `oid-sync dev` with a cleaned environment; however the block ends, nothing is left running."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(_NOT_INHERITED)}
+def oid_sync_dev(port: int, home: Path, cwd: Path, extra_env: dict[str, str] | None = None) -> Iterator[DevProcess]:
+    """Start `oid-sync dev` with a cleaned environment (plus `extra_env`); however the block ends, nothing is left
+    running."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(_NOT_INHERITED)} | (extra_env or {})
     process = subprocess.Popen(
         [str(OID_SYNC), "dev", "--port", str(port), "--dagster-home", str(home)],
         cwd=cwd,
@@ -216,7 +217,7 @@ class DevServer:
 
 
 @contextmanager
-def dagster_dev(workdir: Path) -> Iterator[DevServer]:
+def dagster_dev(workdir: Path, extra_env: dict[str, str] | None = None) -> Iterator[DevServer]:
     """`oid-sync dev` on a free port with DAGSTER_HOME in `workdir`, once its UI answers and the code location
     has loaded. Left to the context manager's cleanup, it is stopped with SIGTERM (SIGKILL if it must).
 
@@ -226,7 +227,7 @@ def dagster_dev(workdir: Path) -> Iterator[DevServer]:
     home = workdir / "dagster_home"
     for attempt in range(1, PORT_ATTEMPTS + 1):
         port = free_port()
-        with oid_sync_dev(port, home, cwd=workdir) as running:
+        with oid_sync_dev(port, home, cwd=workdir, extra_env=extra_env) as running:
             try:
                 line = running.wait_for_line("Dagster UI:", READY_TIMEOUT_S)
             except DevServerError:

@@ -19,8 +19,6 @@ from oid_sync_dagster.sync.windows import WEEK_MS
 from oid_sync_dagster.terminal import status_command
 from oid_sync_dagster_tests.test_cli_sync import GLOB, SPACE, CliEnv, cli_env, synced_weeks
 
-pytestmark = pytest.mark.clock  # weeks from the wall clock: also run under faketime (Makefile)
-
 __all__ = ["cli_env"]  # the fixture, shared with test_cli_sync
 
 GROUPS = ["flow", "level", "machine", "other", "pressure", "temperature"]  # of the 13 series, sorted

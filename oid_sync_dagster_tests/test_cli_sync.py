@@ -36,8 +36,6 @@ from oid_sync_dagster.terminal.progress import HistoryTally, PlainView
 from oid_sync_dagster_tests.conftest import make_client
 from oid_sync_dagster_tests.sync.conftest import Points, assert_same_points, read_points
 
-pytestmark = pytest.mark.clock  # weeks from the wall clock: also run under faketime (Makefile)
-
 SPACE = "oid_sync"  # the config's default instance space
 TARGET_PROJECT = "oid-sync"  # OidSyncResource.local_target_project
 OFFSET = WEEK_MS + 10 * MINUTE_MS

@@ -2,12 +2,12 @@
 
 Starts the real `oid-sync dev` (`dagster dev`: webserver, daemon, code server; the sensors as shipped) in local
 mode on loopback with a fresh DAGSTER_HOME, lets the realtime sensor materialize the target catalog, then
-launches a partition backfill of every series of the "level" group for the two newest closed weeks through
+launches a partition backfill of every series of the "other" group for the two newest closed weeks through
 `launchPartitionBackfill`, the mutation the UI's backfill dialog sends. It proves that
 
 * the backfill completes with exactly one run (the shards' `BackfillPolicy.single_run()`), a range run over
   both weeks, with the realtime sensor left running under the shipped run limits (2 runs, 1 per backfill);
-* Dagster's record, read back over GraphQL as the UI reads it: every level asset has both weeks materialized
+* Dagster's record, read back over GraphQL as the UI reads it: every asset of the group has both weeks materialized
   by that run, and each week's `complete` check passed in that run;
 * the target itself, read with the cognite-sdk from the local CDF's data directory while Dagster still runs:
   every (series, week) holds exactly the source's points for the week shifted by the offset (1 week + 10 min),
@@ -47,7 +47,7 @@ from oid_sync_dagster_tests.graphql import BACKFILL_SUCCESS, BACKFILL_TAG, Dagst
 
 SENSOR_NAME_TAG = "dagster/sensor_name"  # Dagster sets it on every run a sensor requested
 
-GROUP = "level"
+GROUP = "other"  # 20 series, digital and string ones among them (the browser test backfills "level")
 CHECK = "complete"
 SPACE = "oid_sync"  # the target's instance space (the config's default)
 TARGET_PROJECT = "oid-sync"  # the local target project (OidSyncResource.local_target_project)
@@ -135,7 +135,7 @@ def test_a_backfill_from_the_ui_syncs_the_target_and_records_its_checks(tmp_path
             errors = {run["runId"]: gql.run_errors(run["runId"]) for run in backfill["runs"]}
             pytest.fail(f"backfill {backfill_id} ended {backfill['status']}: {backfill['error']}\nrun errors: {errors}")
 
-        # One run for both weeks of every level series: the shard's single_run policy, as a range run.
+        # One run for both weeks of every series of the group: the shard's single_run policy, as a range run.
         assert backfill["isAssetBackfill"] and backfill["numPartitions"] == len(weeks), backfill
         assert sorted(key["path"] for key in backfill["assetSelection"]) == paths
         assert len(backfill["runs"]) == 1, backfill["runs"]

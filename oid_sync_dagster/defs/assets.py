@@ -150,7 +150,10 @@ def _series_step(
 
 
 def build_series_assets(
-    catalog: Sequence[CatalogSeries], translator: OidSyncTranslator, partitions_def: dg.PartitionsDefinition
+    catalog: Sequence[CatalogSeries],
+    translator: OidSyncTranslator,
+    partitions_def: dg.PartitionsDefinition,
+    retry_policy: dg.RetryPolicy = STEP_RETRY,
 ) -> list[dg.AssetsDefinition]:
     """One multi-asset per group: few steps to schedule, parallel under the pool, one run for a whole range."""
     by_group: dict[str, list[CatalogSeries]] = defaultdict(list)
@@ -175,7 +178,7 @@ def build_series_assets(
                 )
                 for spec in specs
             ]
-        shards.append(_shard(group, specs, check_specs, series_by_key))
+        shards.append(_shard(group, specs, check_specs, series_by_key, retry_policy))
     return shards
 
 
@@ -184,6 +187,7 @@ def _shard(
     specs: list[dg.AssetSpec],
     check_specs: list[dg.AssetCheckSpec],
     series_by_key: dict[dg.AssetKey, CatalogSeries],
+    retry_policy: dg.RetryPolicy,
 ) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name=f"oid_{group}_series",
@@ -191,7 +195,7 @@ def _shard(
         check_specs=check_specs,
         can_subset=True,
         pool=POOL,
-        retry_policy=STEP_RETRY,
+        retry_policy=retry_policy,
         # One run for any range of weeks: the engine streams them all, newest first.
         backfill_policy=dg.BackfillPolicy.single_run(),
         description=f"Weekly history of the {group} series.",
@@ -206,7 +210,9 @@ def _shard(
 # ---------- catalog ----------
 
 
-def build_catalog_asset(catalog: Sequence[CatalogSeries]) -> dg.AssetsDefinition:
+def build_catalog_asset(
+    catalog: Sequence[CatalogSeries], retry_policy: dg.RetryPolicy = STEP_RETRY
+) -> dg.AssetsDefinition:
     loaded = {s.external_id: s for s in catalog}
 
     @dg.asset(
@@ -214,7 +220,7 @@ def build_catalog_asset(catalog: Sequence[CatalogSeries]) -> dg.AssetsDefinition
         group_name="catalog",
         deps=[SOURCE_KEY],
         pool=POOL,
-        retry_policy=STEP_RETRY,
+        retry_policy=retry_policy,
         kinds={"cognite"},
         description="CogniteTimeSeries nodes for every source series in the target's instance space, plus "
         "the sync-state schema.",
@@ -281,14 +287,18 @@ def realtime_lag_ms(engine: SyncEngine, catalog: Sequence[CatalogSeries], now: i
 
 
 def build_realtime_asset(
-    catalog: Sequence[CatalogSeries], *, warn_lag_s: float, error_lag_s: float
+    catalog: Sequence[CatalogSeries],
+    *,
+    warn_lag_s: float,
+    error_lag_s: float,
+    retry_policy: dg.RetryPolicy = STEP_RETRY,
 ) -> dg.AssetsDefinition:
     @dg.asset(
         key=REALTIME_KEY,
         group_name="realtime",
         deps=[CATALOG_KEY],
         pool=POOL,
-        retry_policy=STEP_RETRY,
+        retry_policy=retry_policy,
         kinds={"cognite"},
         description="The open edge: every series from its synced-through mark to the source's published edge, "
         "shifted and cut at now. Driven by the realtime sensor; downtime heals on the next run.",

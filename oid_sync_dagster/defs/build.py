@@ -11,6 +11,7 @@ from oid_sync_dagster.config import SyncConfig
 from oid_sync_dagster.defs.assets import (
     CATALOG_KEY,
     REALTIME_KEY,
+    STEP_RETRY,
     build_catalog_asset,
     build_realtime_asset,
     build_series_assets,
@@ -50,12 +51,13 @@ def build_definitions(
     realtime_warn_lag_s: float = 15 * 60,
     realtime_error_lag_s: float = 60 * 60,
     clock: Callable[[], int] = wall_clock_ms,
+    step_retry: dg.RetryPolicy = STEP_RETRY,
 ) -> dg.Definitions:
     translator = translator or OidSyncTranslator()
     catalog = state.catalog()
     n_weeks = config.sync_configuration.history_weeks
     partitions_def = weekly_partitions(n_weeks, state.fetched_at_ms)
-    series_assets = build_series_assets(catalog, translator, partitions_def)
+    series_assets = build_series_assets(catalog, translator, partitions_def, step_retry)
     series_keys = [key for shard in series_assets for key in shard.keys]
     realtime_job = dg.define_asset_job(
         "oid_realtime", selection=[CATALOG_KEY, REALTIME_KEY], tags={KIND_TAG: "realtime"}
@@ -65,9 +67,11 @@ def build_definitions(
     return dg.Definitions(
         assets=[
             source_catalog_spec,
-            build_catalog_asset(catalog),
+            build_catalog_asset(catalog, step_retry),
             *series_assets,
-            build_realtime_asset(catalog, warn_lag_s=realtime_warn_lag_s, error_lag_s=realtime_error_lag_s),
+            build_realtime_asset(
+                catalog, warn_lag_s=realtime_warn_lag_s, error_lag_s=realtime_error_lag_s, retry_policy=step_retry
+            ),
         ],
         jobs=[realtime_job, history_job, build_purge_job(catalog, translator)],
         sensors=[

@@ -9,6 +9,7 @@ the rest.
 # No `from __future__ import annotations`: Dagster inspects the op and sensor annotations at runtime.
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 
 import dagster as dg
@@ -17,6 +18,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 
 from oid_sync_dagster.defs.assets import CATALOG_KEY, REALTIME_KEY
 from oid_sync_dagster.defs.evaluations import COMPLETE_CHECK
+from oid_sync_dagster.defs.liveness import describe, fail_abandoned_runs
 from oid_sync_dagster.defs.partitions import key_of
 from oid_sync_dagster.sync.engine import wall_clock_ms
 from oid_sync_dagster.sync.windows import history_weeks
@@ -33,9 +35,28 @@ _ACTIVE = [
 GIVE_UP_COOLDOWN_MS = 60 * 60 * 1000  # a week that used up its attempts gets a new round an hour later
 
 
-def _busy(instance: dg.DagsterInstance, kind: str) -> bool:
+def _busy(instance: dg.DagsterInstance, kind: str, log: logging.Logger | None = None) -> bool:
+    """A run of this kind is in flight. Runs whose process is gone (an `oid-sync sync` killed mid-run) are marked
+    failed first: otherwise they would stay in flight forever and every tick would skip."""
+    for run in fail_abandoned_runs(instance, {KIND_TAG: kind}):
+        if log is not None:
+            log.warning(f"{describe(run)}: marked failed")
     runs = instance.get_run_records(filters=dg.RunsFilter(tags={KIND_TAG: kind}, statuses=_ACTIVE), limit=1)
     return bool(runs)
+
+
+def _target_needs_catalog(instance: dg.DagsterInstance) -> bool:
+    """The last realtime run failed, or some of its series did: the target may have lost our nodes or state (a new
+    or emptied project, deleted nodes). The next realtime run syncs the catalog first; the upsert is idempotent
+    and cheap, so healing costs one extra step, and a run after a transient failure does it needlessly but safely."""
+    finished = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]
+    runs = instance.get_run_records(filters=dg.RunsFilter(tags={KIND_TAG: "realtime"}, statuses=finished), limit=1)
+    if runs and runs[0].dagster_run.status == dg.DagsterRunStatus.FAILURE:
+        return True
+    latest = instance.get_latest_materialization_event(REALTIME_KEY)
+    materialization = latest.asset_materialization if latest is not None else None
+    failed = materialization.metadata.get("failed_series") if materialization is not None else None
+    return failed is not None and bool(failed.value)
 
 
 def _backfill_in_flight(instance: dg.DagsterInstance) -> bool:
@@ -56,12 +77,16 @@ def build_realtime_sensor(
         "(each series resumes at its synced-through mark), so downtime leaves no gap.",
     )
     def oid_realtime_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-        if _busy(context.instance, "realtime"):
+        if _busy(context.instance, "realtime", context.log):
             return dg.SkipReason("a realtime run is still queued or running")
         latest = context.instance.get_latest_materialization_event(CATALOG_KEY)
-        # The catalog again when the location loaded a newer source listing (series added after a Reload).
+        # The catalog again when the location loaded a newer source listing (series added after a Reload), and
+        # when the target may have lost our nodes or state.
         catalog_current = latest is not None and latest.timestamp * 1000 >= catalog_loaded_at_ms
-        selection = [REALTIME_KEY] if catalog_current else [CATALOG_KEY, REALTIME_KEY]
+        heal = catalog_current and _target_needs_catalog(context.instance)
+        if heal:
+            context.log.info("the last realtime run failed or had failed series: syncing the target catalog first")
+        selection = [REALTIME_KEY] if catalog_current and not heal else [CATALOG_KEY, REALTIME_KEY]
         return dg.RunRequest(asset_selection=selection, tags={KIND_TAG: "realtime"})
 
     return oid_realtime_sensor
@@ -106,7 +131,7 @@ def build_history_sensor(
     )
     def oid_history_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         instance = context.instance
-        if _busy(instance, "history"):
+        if _busy(instance, "history", context.log):
             return dg.SkipReason("a history run is still queued or running")
         if _backfill_in_flight(instance):
             return dg.SkipReason("a backfill is running; history resumes when it is done")

@@ -195,8 +195,11 @@ def run(args: argparse.Namespace, *, clock: Callable[[], int] = wall_clock_ms) -
 
     import dagster as dg
 
+    from oid_sync_dagster.defs.liveness import abandoned_runs, describe
+
     with quiet_dagster(), dg.DagsterInstance.get() as instance:
         report = read_report(instance, series, weeks)
+        abandoned = [f"Abandoned: {describe(run)}; the sensors mark it failed" for run in abandoned_runs(instance)]
     if not report.anything:
         print(
             f"oid-sync status: nothing recorded yet in {home}: run `oid-sync sync` or `oid-sync dev`", file=sys.stderr
@@ -210,7 +213,9 @@ def run(args: argparse.Namespace, *, clock: Callable[[], int] = wall_clock_ms) -
         render_rich(report, header, now, console)
     else:
         print("\n".join(render_plain(report, header, now)), flush=True)
-    return EXIT_OK if report.complete else EXIT_INCOMPLETE
+    if abandoned:  # in flight in the record, but nothing runs them: the live edge may be stuck behind them
+        print("\n".join(abandoned), flush=True)
+    return EXIT_OK if report.complete and not abandoned else EXIT_INCOMPLETE
 
 
 def _usage(message: str) -> int:

@@ -236,6 +236,7 @@ def _execute(
     """
     from dagster._core.errors import DagsterExecutionInterruptedError
 
+    from oid_sync_dagster.defs.liveness import process_tags
     from oid_sync_dagster.defs.sensors import KIND_TAG
 
     run_id = str(uuid.uuid4())  # known before the run starts, so the listener is in place for its first event
@@ -260,6 +261,7 @@ def _execute(
         # The command reports failures and exits 1; an in-process run has no code-location origin the daemon
         # could re-execute, so Dagster's run retries (on in the shipped dagster.yaml) would only mislabel it.
         "dagster/max_retries": "0",
+        **process_tags(),  # if this process dies, the sensors and `oid-sync status` see the run is abandoned
     }
     partition_key = None
     if len(weeks) == 1:

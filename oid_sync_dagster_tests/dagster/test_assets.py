@@ -26,8 +26,6 @@ from oid_sync_dagster.sync.windows import DAY_MS, MINUTE_MS, WEEK_MS, Window, hi
 from oid_sync_dagster_tests.dagster.conftest import TARGET, materialize
 from oid_sync_dagster_tests.sync.conftest import read_points
 
-pytestmark = pytest.mark.clock  # weeks from the wall clock: also run under faketime (Makefile)
-
 SPACE = "oid_sync"
 OFFSET = WEEK_MS + 10 * MINUTE_MS
 TRANSLATOR = OidSyncTranslator()
@@ -71,6 +69,7 @@ def evaluations(result: dg.ExecuteInProcessResult) -> dict[tuple[dg.AssetKey, st
     return {(e.asset_key, e.partition): e.passed for e in result.get_asset_check_evaluations()}
 
 
+@pytest.mark.clock  # weeks from the wall clock: also run under faketime at four instants (Makefile)
 def test_location_shape(
     defs: dg.Definitions, small_catalog: list[CatalogSeries], state: CatalogState, now_ms: int
 ) -> None:
@@ -110,6 +109,7 @@ def test_translator_subclass_changes_keys_and_groups(
 
 
 @pytest.mark.usefixtures("with_catalog")
+@pytest.mark.clock  # weeks from the wall clock: also run under faketime at four instants (Makefile)
 def test_one_week_of_one_group(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -221,6 +221,7 @@ def test_the_check_fails_when_target_data_is_removed(
     assert materialized(result) == {}  # a check-only run writes nothing
 
 
+@pytest.mark.clock  # weeks from the wall clock: also run under faketime at four instants (Makefile)
 def test_a_week_not_yet_published_is_not_materialized(
     state: CatalogState, instance: dg.DagsterInstance, small_catalog: list[CatalogSeries], tmp_path: Path, now_ms: int
 ) -> None:
@@ -283,6 +284,7 @@ def test_realtime_twice_and_after_downtime(
         assert list(actual.timestamps) == [int(t) + OFFSET for t in expected.timestamps]  # no gap
 
 
+@pytest.mark.clock  # weeks from the wall clock: also run under faketime at four instants (Makefile)
 def test_realtime_twice_writes_only_new_points(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dagster as dg
-import pytest
 from cognite.client import CogniteClient
 from cognite.client.data_classes.data_modeling import NodeId
 
@@ -16,8 +15,6 @@ from oid_sync_dagster.sync import state as sync_state
 from oid_sync_dagster.sync.model import CatalogSeries
 from oid_sync_dagster.sync.windows import MINUTE_MS, WEEK_MS, Window, history_weeks, week_start
 from oid_sync_dagster_tests.sync.conftest import read_points
-
-pytestmark = pytest.mark.clock  # weeks from the wall clock: also run under faketime (Makefile)
 
 SPACE = "oid_sync"
 OFFSET = WEEK_MS + 10 * MINUTE_MS

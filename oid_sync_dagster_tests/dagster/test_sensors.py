@@ -27,8 +27,6 @@ from oid_sync_dagster.sync.model import CatalogSeries
 from oid_sync_dagster.sync.windows import WEEK_MS, history_weeks, week_start
 from oid_sync_dagster_tests.dagster.conftest import materialize
 
-pytestmark = pytest.mark.clock  # weeks from the wall clock: also run under faketime (Makefile)
-
 REALTIME_SENSOR = "oid_realtime_sensor"
 HISTORY_SENSOR = "oid_history_sensor"
 SCHEDULE = "oid_realtime_every_10_minutes"
@@ -170,6 +168,7 @@ def test_history_sensor_waits_for_the_target_catalog(defs: dg.Definitions, insta
 
 
 @pytest.mark.usefixtures("catalog_done")
+@pytest.mark.clock  # weeks from the wall clock: also run under faketime at four instants (Makefile)
 def test_history_sensor_fills_the_newest_week_first_then_older_ones(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -338,6 +337,7 @@ def test_history_sensor_waits_for_a_ui_backfill(defs: dg.Definitions, instance: 
     assert data.run_requests == [] and data.skip_message == "a backfill is running; history resumes when it is done"
 
 
+@pytest.mark.clock  # weeks from the wall clock: also run under faketime at four instants (Makefile)
 def test_reset_backfill_resyncs_every_week_once_per_config(
     state: CatalogState,
     resource: OidSyncResource,
@@ -402,3 +402,36 @@ def test_history_sensor_takes_the_week_that_just_closed_first(
     request = only_request(after)
     assert (request.partition_key, request.tags[ATTEMPT_TAG]) == (key_of(monday - WEEK_MS), "1")
     assert json.loads(after.cursor or "") == {key_of(monday - 2 * WEEK_MS): 1, key_of(monday - WEEK_MS): 1}
+
+
+def test_the_sensors_heal_a_target_that_lost_our_nodes(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    small_catalog: list[CatalogSeries],
+    target: CogniteClient,
+    now_ms: int,
+) -> None:
+    def realtime_failed_series(result: dg.ExecuteInProcessResult) -> int:
+        [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == REALTIME_KEY]
+        return int(event.materialization.metadata["failed_series"].value)  # type: ignore[arg-type]
+
+    assert launch(defs, instance, "oid_realtime", only_request(evaluate(defs, REALTIME_SENSOR, instance))).success
+    # The target loses every node of ours behind the instance's back (an emptied project, a cleanup script).
+    target.data_modeling.instances.delete([NodeId(SPACE, s.external_id) for s in small_catalog])
+    request = only_request(evaluate(defs, REALTIME_SENSOR, instance))
+    assert request.asset_selection == [REALTIME_KEY]  # nothing has told the instance yet
+    broken = launch(defs, instance, "oid_realtime", request)
+    assert realtime_failed_series(broken) == len(small_catalog)  # each a refusal: no node (no step retry)
+    history = evaluate(defs, HISTORY_SENSOR, instance)
+    assert not launch(defs, instance, "oid_history", only_request(history)).success  # no nodes to write into
+
+    # The next realtime tick syncs the catalog first, and the target is whole again.
+    healing = only_request(evaluate(defs, REALTIME_SENSOR, instance))
+    assert healing.asset_selection == [CATALOG_KEY, REALTIME_KEY]
+    healed = launch(defs, instance, "oid_realtime", healing)
+    assert healed.success and realtime_failed_series(healed) == 0
+    assert only_request(evaluate(defs, REALTIME_SENSOR, instance)).asset_selection == [REALTIME_KEY]
+    # History's next attempt at the week succeeds.
+    retry = only_request(evaluate(defs, HISTORY_SENSOR, instance, history.cursor))
+    assert (retry.partition_key, retry.tags[ATTEMPT_TAG]) == (weeks_at(now_ms, 1)[0], "2")
+    assert launch(defs, instance, "oid_history", retry).success

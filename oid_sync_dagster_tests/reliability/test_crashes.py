@@ -32,7 +32,7 @@ from oid_sync_dagster_tests.graphql import BACKFILL_SUCCESS, BACKFILL_TAG, poll
 from oid_sync_dagster_tests.sync.conftest import read_points
 
 GROUP = "level"
-WEEKS = 4
+WEEKS = 2
 CHECK = "complete"
 SPACE = "oid_sync"
 TARGET_PROJECT = "oid-sync"

@@ -19,6 +19,8 @@ invalid or expired token with the exact body.
 import base64
 import logging
 import os
+import subprocess
+import sys
 import time
 import traceback
 from collections.abc import Iterator
@@ -48,6 +50,8 @@ from oid_sync_dagster.sync.engine import SyncEngine
 from oid_sync_dagster.sync.model import CatalogSeries
 from oid_sync_dagster.sync.windows import history_weeks
 from oid_sync_dagster_tests.conftest import make_client
+from oid_sync_dagster_tests.dev_server import dagster_dev, ensure_target_catalog, stop
+from oid_sync_dagster_tests.graphql import poll
 from oid_sync_dagster_tests.local_cdf.conftest import MutableClock, fetch_token
 from oid_sync_dagster_tests.local_cdf.test_auth import _listeners
 
@@ -55,6 +59,7 @@ from oid_sync_dagster_tests.local_cdf.test_auth import _listeners
 SECRET = "Kq7ZsecretOidSync9XQ41"
 WRONG = "Wr0ngSecretOidSync4PL7"
 CLIENT = "oid-sync-secret-test"
+REALTIME_PATH = ["oid", "realtime"]
 LOGGERS = ("oid_sync", "cognite.client", "httpx2", "httpcore", "urllib3")
 
 
@@ -246,6 +251,59 @@ def test_the_secret_appears_nowhere_in_dagster_runs_engine_logs_or_errors(
     for where, text in texts:
         assert_absent(text, where)
     assert assert_no_file_holds_secrets(tmp_path) > 3  # config, local CDF databases, signing key
+
+
+def _command_lines() -> dict[int, str]:
+    lines = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                lines[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue  # gone meanwhile
+    return lines
+
+
+@pytest.mark.slow
+def test_the_secret_appears_nowhere_across_oid_sync_dev_and_the_cli(
+    cdf: RunningLocalCDF, environment: dict[str, str], tmp_path: Path
+) -> None:
+    """`oid-sync dev` (launcher, webserver, daemon, code server, run and step workers) syncs the live edge of a real
+    target into CDF with the secret; then `oid-sync sync` and `oid-sync status`. The secret is in no process's
+    output or command line, and in no file under DAGSTER_HOME (run and event storage, compute logs, the config)."""
+    config_file = tmp_path / "dev.yaml"
+    config_file.write_text("sync_configuration:\n  external_id_prefix: 'pi:1633'\n  history_weeks: 1\n")
+    env = {**environment, "OID_SYNC_CONFIG": str(config_file)}
+    target = make_client(cdf, "target")
+    (tmp_path / "dev").mkdir()
+    with dagster_dev(tmp_path / "dev", extra_env=env) as dev:
+        ensure_target_catalog(dev.gql, dev.repo)
+        realtime = poll("a realtime materialization", lambda: dev.gql.latest_materialization(REALTIME_PATH), 180)
+        assert realtime["metadata"]["failed_series"] == 0, realtime
+        assert len(target.time_series.list(limit=None)) == 13  # it wrote into the target with the secret's client
+        seen = _command_lines()
+        dagster_processes = [pid for pid, line in seen.items() if "dagster" in line]
+        assert len(dagster_processes) >= 3, seen  # webserver, daemon, code server at least
+        for pid, line in seen.items():
+            assert_absent(line, f"the command line of process {pid}")
+        stop(dev.running)
+        assert_absent(dev.running.output(last=1_000_000), "oid-sync dev's output")
+    base = [sys.executable, "-m", "oid_sync_dagster.cli"]
+    home = ["--dagster-home", str(tmp_path / "dev" / "dagster_home")]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("CDF_", "IDP_", "OID_SYNC_", "DAGSTER_"))}
+    synced = subprocess.run(
+        [*base, "sync", "--weeks", "1", "--series", "pi:16334*", *home],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert synced.returncode == 0, synced.stderr[-3000:]
+    status = subprocess.run([*base, "status", *home], env={**clean, **env}, capture_output=True, text=True, timeout=300)
+    assert status.returncode in (0, 1) and "series" in status.stdout, status.stderr[-3000:]
+    for name, text in (("sync", synced.stdout + synced.stderr), ("status", status.stdout + status.stderr)):
+        assert_absent(text, f"oid-sync {name}'s output")
+    assert assert_no_file_holds_secrets(tmp_path / "dev" / "dagster_home") > 10
 
 
 def test_the_resolved_resource_does_not_print_the_secret(environment: dict[str, str]) -> None:

@@ -1,6 +1,6 @@
 """The transient-fault campaign: catalog, 4 weeks of history and realtime run through Dagster while the local CDF
 injects seeded 503s, bursts of 429 with Retry-After, stalls beyond the client timeout, dropped connections, 500s
-with and without `cdf-is-auto-retryable`, and a 30 s token-endpoint outage. Every run completes (the SDK's retries
+with and without `cdf-is-auto-retryable`, and a token-endpoint outage. Every run completes (the SDK's retries
 plus Dagster's step retries) and the target then holds exactly the shifted source, every (series, timestamp,
 value, status), from the oldest week to the realtime mark, and nothing after now.
 
@@ -50,7 +50,10 @@ SEED = 20261201
 CLIENT_TIMEOUT_S = 2  # the config's request_timeout: stalls of 3 s are read timeouts
 # With a 40 s token lifetime the SDK (30 s leeway) fetches a new token every ~10 s, so the outage bites.
 TOKEN_TTL_S = 40
-TOKEN_OUTAGE_S = 30.0
+# The shipped step retries (10/30/70 s) against a 30 s outage, scaled down by five to keep CI short: the same
+# policy shape (defs/assets.py STEP_RETRY) with 2/6/14 s waits against a 6 s outage.
+TOKEN_OUTAGE_S = 6.0
+STEP_RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
 @dataclass
@@ -78,7 +81,10 @@ def campaign(tmp_path: Path) -> Iterator[Campaign]:
             catalog += [s for s in source if instrument_group(s) == group and not s.is_string][:2]
         catalog += [s for s in source if s.is_string][:2]
         defs = build_definitions(
-            state_of(catalog, int(time.time() * 1000)), config=load_config(config_file), resource=resource
+            state_of(catalog, int(time.time() * 1000)),
+            config=load_config(config_file),
+            resource=resource,
+            step_retry=STEP_RETRY,
         )
         yield Campaign(cdf, resource, catalog, defs)
 
@@ -92,6 +98,10 @@ def _inject_background_faults(cdf: RunningLocalCDF) -> None:
     faults.rate(api, Fault(drop=True), rate=0.02)
     faults.rate(r"/timeseries/data(/list)?$", Fault(stall_s=CLIENT_TIMEOUT_S + 1.0), rate=0.02)
     faults.rate(api, Fault(status=500, headers={"cdf-is-auto-retryable": "true"}), rate=0.02)
+    # Writes that CDF applies and then loses the answer to (5% of them): the client writes again (test_applied_faults).
+    writes = r"/timeseries/data(/delete)?$|/models/instances$"
+    faults.rate(writes, Fault(status=503, applied=True), rate=0.025, method="POST")
+    faults.rate(writes, Fault(drop=True, applied=True), rate=0.025, method="POST")
     # A burst of throttling: CDF says when to come back; the SDK backs off on its own schedule instead.
     faults.script(r"/timeseries/data/list$", [Fault(status=429, headers={"Retry-After": "1"})] * 8)
 
@@ -242,4 +252,4 @@ def test_transient_faults_lose_nothing(campaign: Campaign, caplog: pytest.LogCap
     print("transient-fault campaign:", json.dumps(figures, sort_keys=True))
     # The weather was real: every kind of fault met the runs, dozens of them.
     assert sum(injected.values()) > 50 and injected["429"] == 8
-    assert all(injected[kind] > 0 for kind in ("503", "500", "drop", "stall"))
+    assert all(injected[kind] > 0 for kind in ("503", "500", "drop", "stall", "applied-503", "applied-drop"))

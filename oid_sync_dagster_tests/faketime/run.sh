@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The tests marked `clock` (in dagster/), under Debian's faketime, once per instant given (UTC,
+# "YYYY-MM-DDTHH:MM:SS"), one after the other: two faketime'd pytest processes at once slow each other down
+# several times over. Each run's output is printed when it ends; any failure fails the whole.
+# usage: run.sh PYTEST INSTANT...
+set -uo pipefail
+pytest="$1"
+shift
+here="$(cd "$(dirname "$0")" && pwd)"
+logs="$(mktemp -d)"
+
+one() {
+	local instant="$1" at log
+	at="${instant/T/ }"
+	log="$logs/$instant.log"
+	# Only the wall clock is faked: monotonic time (timeouts, durations) stays real. sitecustomize.py in this
+	# folder works around libfaketime's broken time.sleep.
+	if TZ=UTC FAKETIME_DONT_FAKE_MONOTONIC=1 NO_FAKE_STAT=1 PYTHONPATH="$here" \
+		faketime -f "@$at" "$pytest" -m clock -q -p no:cacheprovider -p no:xdist "$here/../dagster" >"$log" 2>&1; then
+		echo "== clock-sensitive tests at $at UTC: $(tail -n 1 "$log")"
+	else
+		echo "== clock-sensitive tests at $at UTC FAILED:"
+		cat "$log"
+		return 1
+	fi
+}
+status=0
+for instant in "$@"; do
+	one "$instant" || status=1
+done
+exit $status
