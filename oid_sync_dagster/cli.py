@@ -26,7 +26,8 @@ def _local_cdf(args: argparse.Namespace) -> int:
     try:
         sock = bind_loopback(args.port)  # bound before the banner: with --port 0 it names the port the kernel gave
     except OSError as error:
-        print(f"oid-sync local-cdf: cannot listen on {LOOPBACK}:{args.port} ({error.strerror}); pick another --port,"
+        reason = error.strerror or error
+        print(f"oid-sync local-cdf: cannot listen on {LOOPBACK}:{args.port} ({reason}); pick another --port,"
               " or --port 0 for any free one", file=sys.stderr)  # fmt: skip
         return 2
     base_url = url_of(sock)
@@ -121,12 +122,20 @@ def _add_terminal_commands(commands: argparse._SubParsersAction) -> None:
     status.set_defaults(run=_status)
 
 
+def _port(text: str) -> int:
+    """A TCP port, 0 to 65535: argparse then names the option in its error, not a traceback from the socket."""
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {port}")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oid-sync", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("local-cdf", help="Serve the local CDF (synthetic OID + writable targets).")
     serve.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"loopback port (default {DEFAULT_PORT}; 0: any free port)"
+        "--port", type=_port, default=DEFAULT_PORT, help=f"loopback port (default {DEFAULT_PORT}; 0: any free port)"
     )
     serve.add_argument(
         "--ready-file", help="once serving, write the base URL to this file (how a parent learns the port of --port 0)"
@@ -143,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="Run `dagster dev` (UI + daemon) on this code location with a persistent DAGSTER_HOME.",
         description="Run `dagster dev` on 127.0.0.1 with a persistent instance; Ctrl-C or SIGTERM stops it.",
     )
-    dev.add_argument("--port", type=int, default=dev_port, help=f"webserver port on 127.0.0.1 (default {dev_port})")
+    dev.add_argument("--port", type=_port, default=dev_port, help=f"webserver port on 127.0.0.1 (default {dev_port})")
     dev.add_argument(
         "--dagster-home",
         help="instance directory (default: $DAGSTER_HOME if set, else .oid_sync/dagster_home in the repository)",

@@ -74,7 +74,23 @@ def test_template_validates_as_an_instance_config(instance: DagsterInstance, tmp
     assert isinstance(instance.run_storage, SqliteRunStorage)
     assert (tmp_path / "history" / "runs.db").is_file()
     settings = yaml.safe_load(launcher.instance_template())
-    assert set(settings) == {"concurrency", "run_retries", "auto_materialize", "python_logs", "telemetry"}
+    assert set(settings) == {
+        "concurrency",
+        "run_monitoring",
+        "run_retries",
+        "auto_materialize",
+        "python_logs",
+        "telemetry",
+    }
+    # A run stuck starting or canceling is failed; runs are retried as new runs, never resumed in place.
+    assert instance.run_monitoring_enabled is True
+    assert instance.run_monitoring_settings == {
+        "enabled": True,
+        "start_timeout_seconds": 180,
+        "cancel_timeout_seconds": 180,
+        "max_resume_run_attempts": 0,
+        "poll_interval_seconds": 60,
+    }
     assert instance.get_settings("python_logs") == {"managed_python_loggers": ["oid_sync"]}
 
 

@@ -31,6 +31,8 @@ from oid_sync_dagster.defs.translator import OidSyncTranslator
 from oid_sync_dagster.sync.engine import wall_clock_ms
 from oid_sync_dagster.sync.windows import WEEK_MS, week_start
 
+REALTIME_MAX_RUNTIME_S = 3600  # a realtime pass takes seconds to minutes; catch-up after an outage is capped
+
 
 def _reset_token(config: SyncConfig) -> str | None:
     """The legacy reset_backfill, acted on once per distinct config (its content is the token)."""
@@ -60,7 +62,11 @@ def build_definitions(
     series_assets = build_series_assets(catalog, translator, partitions_def, step_retry)
     series_keys = [key for shard in series_assets for key in shard.keys]
     realtime_job = dg.define_asset_job(
-        "oid_realtime", selection=[CATALOG_KEY, REALTIME_KEY], tags={KIND_TAG: "realtime"}
+        "oid_realtime",
+        selection=[CATALOG_KEY, REALTIME_KEY],
+        # Run monitoring fails a realtime run stuck past this (its worker gone with a killed `oid-sync dev`, which
+        # no code server is left to notice): the realtime sensor waits for no run longer.
+        tags={KIND_TAG: "realtime", "dagster/max_runtime": str(REALTIME_MAX_RUNTIME_S)},
     )
     history_job = dg.define_asset_job("oid_history", selection=series_keys, tags={KIND_TAG: "history"})
     first_week = week_start(state.fetched_at_ms) - n_weeks * WEEK_MS

@@ -38,7 +38,7 @@ GIVE_UP_COOLDOWN_MS = 60 * 60 * 1000  # a week that used up its attempts gets a 
 def _busy(instance: dg.DagsterInstance, kind: str, log: logging.Logger | None = None) -> bool:
     """A run of this kind is in flight. Runs whose process is gone (an `oid-sync sync` killed mid-run) are marked
     failed first: otherwise they would stay in flight forever and every tick would skip."""
-    for run in fail_abandoned_runs(instance, {KIND_TAG: kind}):
+    for run in fail_abandoned_runs(instance):  # of every kind: `oid-sync sync`'s catalog runs too
         if log is not None:
             log.warning(f"{describe(run)}: marked failed")
     runs = instance.get_run_records(filters=dg.RunsFilter(tags={KIND_TAG: kind}, statuses=_ACTIVE), limit=1)
@@ -49,14 +49,23 @@ def _target_needs_catalog(instance: dg.DagsterInstance) -> bool:
     """The last realtime run failed, or some of its series did: the target may have lost our nodes or state (a new
     or emptied project, deleted nodes). The next realtime run syncs the catalog first; the upsert is idempotent
     and cheap, so healing costs one extra step, and a run after a transient failure does it needlessly but safely."""
+    catalog = instance.get_latest_materialization_event(CATALOG_KEY)
+    if catalog is None:
+        return True
+
+    def newer_than_catalog(run_id: str, at: float | None) -> bool:
+        # Evidence from the run that last synced the catalog (or older) is answered already: a series the catalog
+        # cannot fix (a type conflict) then costs a catalog step every other run, not every run.
+        return run_id != catalog.run_id and at is not None and at > catalog.timestamp
+
     finished = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]
     runs = instance.get_run_records(filters=dg.RunsFilter(tags={KIND_TAG: "realtime"}, statuses=finished), limit=1)
     if runs and runs[0].dagster_run.status == dg.DagsterRunStatus.FAILURE:
-        return True
+        return newer_than_catalog(runs[0].dagster_run.run_id, runs[0].end_time)
     latest = instance.get_latest_materialization_event(REALTIME_KEY)
     materialization = latest.asset_materialization if latest is not None else None
     failed = materialization.metadata.get("failed_series") if materialization is not None else None
-    return failed is not None and bool(failed.value)
+    return failed is not None and bool(failed.value) and newer_than_catalog(latest.run_id, latest.timestamp)
 
 
 def _backfill_in_flight(instance: dg.DagsterInstance) -> bool:

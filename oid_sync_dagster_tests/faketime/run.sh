@@ -8,6 +8,7 @@ pytest="$1"
 shift
 here="$(cd "$(dirname "$0")" && pwd)"
 logs="$(mktemp -d)"
+trap 'rm -rf "$logs"' EXIT
 
 one() {
 	local instant="$1" at log
@@ -15,7 +16,8 @@ one() {
 	log="$logs/$instant.log"
 	# Only the wall clock is faked: monotonic time (timeouts, durations) stays real. sitecustomize.py in this
 	# folder works around libfaketime's broken time.sleep.
-	if TZ=UTC FAKETIME_DONT_FAKE_MONOTONIC=1 NO_FAKE_STAT=1 PYTHONPATH="$here" \
+	# FAKETIME_DONT_RESET: a child process goes on from its parent's fake time instead of starting at the instant.
+	if TZ=UTC FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_DONT_RESET=1 NO_FAKE_STAT=1 PYTHONPATH="$here" \
 		faketime -f "@$at" "$pytest" -m clock -q -p no:cacheprovider -p no:xdist "$here/../dagster" >"$log" 2>&1; then
 		echo "== clock-sensitive tests at $at UTC: $(tail -n 1 "$log")"
 	else

@@ -356,8 +356,9 @@ def test_a_node_deleted_during_a_dagster_range_run_fails_that_series_only(
     pressure = [s for s in list_source_series(source, "pi:") if instrument_group(s) == "pressure"][:3]
     victim, *others = pressure
     resource = OidSyncResource(local_cdf_url=live_cdf.base_url, local_target_project="target")
-    defs = build_definitions(state_of(pressure, int(time.time() * 1000)), config=SyncConfig(), resource=resource)
-    newest, older = history_weeks(int(time.time() * 1000), 2)
+    now = int(time.time() * 1000)  # one reading: the catalog's anchor, the sensor's clock and the weeks agree
+    defs = build_definitions(state_of(pressure, now), config=SyncConfig(), resource=resource, clock=lambda: now)
+    newest, older = history_weeks(now, 2)
     original = SyncEngine.sync_weeks
     synced: list[list[int]] = []
 

@@ -62,6 +62,7 @@ class Campaign:
     resource: OidSyncResource
     catalog: list[CatalogSeries]
     defs: dg.Definitions
+    now_ms: int  # the test's one reading of the wall clock: the catalog's anchor and the weeks
 
 
 @pytest.fixture
@@ -80,13 +81,15 @@ def campaign(tmp_path: Path) -> Iterator[Campaign]:
         for group in ("pressure", "temperature", "flow", "level", "machine", "other"):
             catalog += [s for s in source if instrument_group(s) == group and not s.is_string][:2]
         catalog += [s for s in source if s.is_string][:2]
+        now_ms = int(time.time() * 1000)
         defs = build_definitions(
-            state_of(catalog, int(time.time() * 1000)),
+            state_of(catalog, now_ms),
             config=load_config(config_file),
             resource=resource,
             step_retry=STEP_RETRY,
+            clock=lambda: now_ms,
         )
-        yield Campaign(cdf, resource, catalog, defs)
+        yield Campaign(cdf, resource, catalog, defs, now_ms)
 
 
 def _inject_background_faults(cdf: RunningLocalCDF) -> None:
@@ -124,7 +127,7 @@ def _expected_and_actual(
 def test_transient_faults_lose_nothing(campaign: Campaign, caplog: pytest.LogCaptureFixture) -> None:
     cdf, resource, catalog, defs = campaign.cdf, campaign.resource, campaign.catalog, campaign.defs
     translator = OidSyncTranslator()
-    weeks = history_weeks(int(time.time() * 1000), WEEKS)  # newest first
+    weeks = history_weeks(campaign.now_ms, WEEKS)  # newest first
     caplog.set_level(logging.INFO, logger="oid_sync")
     _inject_background_faults(cdf)
     figures: dict[str, object] = {}
