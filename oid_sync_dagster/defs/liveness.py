@@ -24,7 +24,7 @@ PID_TAG = "oid_sync/pid"
 # again by a later process (after a restart, pids repeat) is not taken for the run's.
 BOOT_TAG = "oid_sync/boot"
 STARTED_TAG = "oid_sync/started"
-IN_FLIGHT = [
+IN_FLIGHT = [  # a run in any of these is in flight: the sensors wait for it, unless it is abandoned
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.STARTING,

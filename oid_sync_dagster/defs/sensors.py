@@ -18,18 +18,12 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 
 from oid_sync_dagster.defs.assets import CATALOG_KEY, REALTIME_KEY
 from oid_sync_dagster.defs.evaluations import COMPLETE_CHECK
-from oid_sync_dagster.defs.liveness import describe, fail_abandoned_runs
+from oid_sync_dagster.defs.liveness import IN_FLIGHT, describe, fail_abandoned_runs
 from oid_sync_dagster.defs.partitions import key_of
 from oid_sync_dagster.sync.engine import wall_clock_ms
 from oid_sync_dagster.sync.windows import history_weeks
 
 KIND_TAG = "oid_sync/kind"
-_ACTIVE = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 
 GIVE_UP_COOLDOWN_MS = 60 * 60 * 1000  # a week that used up its attempts gets a new round an hour later
@@ -41,7 +35,7 @@ def _busy(instance: dg.DagsterInstance, kind: str, log: logging.Logger | None = 
     for run in fail_abandoned_runs(instance):  # of every kind: `oid-sync sync`'s catalog runs too
         if log is not None:
             log.warning(f"{describe(run)}: marked failed")
-    runs = instance.get_run_records(filters=dg.RunsFilter(tags={KIND_TAG: kind}, statuses=_ACTIVE), limit=1)
+    runs = instance.get_run_records(filters=dg.RunsFilter(tags={KIND_TAG: kind}, statuses=IN_FLIGHT), limit=1)
     return bool(runs)
 
 
@@ -70,7 +64,7 @@ def _target_needs_catalog(instance: dg.DagsterInstance) -> bool:
 
 def _backfill_in_flight(instance: dg.DagsterInstance) -> bool:
     """A backfill launched from the UI is history work too: do not add sensor runs beside it."""
-    active = instance.get_run_records(filters=dg.RunsFilter(statuses=_ACTIVE), limit=200)
+    active = instance.get_run_records(filters=dg.RunsFilter(statuses=IN_FLIGHT), limit=200)
     return any("dagster/backfill" in record.dagster_run.tags for record in active)
 
 
