@@ -41,8 +41,9 @@ HOST = "127.0.0.1"
 DEFAULT_PORT = 3000
 CODE_LOCATION_MODULE = "oid_sync_dagster.definitions"
 INSTANCE_YAML = "dagster.yaml"
-# How long the group gets to shut down cleanly after SIGINT (dagster dev itself waits up to 10 s per child).
-STOP_GRACE_S = 20.0
+# How long the group gets to shut down cleanly after SIGINT (dagster dev itself waits up to 10 s per child, and a
+# run worker caught starting a step takes a while more on a busy machine).
+STOP_GRACE_S = 30.0
 # After this long without an answer from /server_info, say so once and keep waiting.
 SLOW_START_S = 120.0
 POLL_S = 0.25

@@ -67,9 +67,3 @@ def source(client_factory: Callable[..., CogniteClient]) -> CogniteClient:
 @pytest.fixture
 def target(client_factory: Callable[..., CogniteClient]) -> CogniteClient:
     return client_factory("target")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slow tests first (a stable sort keeps the rest in order): on two workers they then run beside the many
-    short ones, instead of after them as a long tail."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

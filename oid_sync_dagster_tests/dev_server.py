@@ -41,7 +41,7 @@ PORT_ATTEMPTS = 4
 LOAD_TIMEOUT_S = 90.0
 SENSOR_CATALOG_TIMEOUT_S = 120.0  # the realtime sensor's first run; launch the catalog ourselves after that
 CATALOG_RUN_TIMEOUT_S = 120.0
-STOP_TIMEOUT_S = 40.0  # the launcher's grace period (20 s) plus margin
+STOP_TIMEOUT_S = 50.0  # the launcher's grace period (30 s) plus margin
 
 
 class DevServerError(AssertionError):
