@@ -262,3 +262,14 @@ def ensure_target_catalog(gql: DagsterGraphQL, repo: RepositorySelector) -> tupl
         catalog = gql.latest_materialization(CATALOG)
         assert catalog is not None, "the catalog run succeeded but recorded no materialization"
         return catalog, "a run launched by the test"
+
+
+IN_FLIGHT = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
+DRAIN_TIMEOUT_S = 120.0
+
+
+def quiesce(gql: DagsterGraphQL, repo: RepositorySelector) -> None:
+    """No new runs (the realtime sensor off, as an operator stops a deployment) and none in flight: a run worker
+    that starts just as Dagster shuts down would otherwise outlive the launcher's grace period on a busy machine."""
+    assert gql.stop_sensor(repo, REALTIME_SENSOR) == "STOPPED"
+    poll("in-flight runs to finish", lambda: None if gql.runs(statuses=IN_FLIGHT) else True, DRAIN_TIMEOUT_S)

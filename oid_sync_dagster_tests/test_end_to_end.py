@@ -35,15 +35,13 @@ from oid_sync_dagster_tests.conftest import make_client
 from oid_sync_dagster_tests.dev_server import (
     HISTORY_SENSOR,
     KIND_TAG,
-    LOAD_TIMEOUT_S,
-    READY_TIMEOUT_S,
     REALTIME_SENSOR,
+    dagster_dev,
     ensure_target_catalog,
-    free_port,
-    oid_sync_dev,
+    quiesce,
     stop,
 )
-from oid_sync_dagster_tests.graphql import BACKFILL_SUCCESS, BACKFILL_TAG, DagsterGraphQL
+from oid_sync_dagster_tests.graphql import BACKFILL_SUCCESS, BACKFILL_TAG
 
 SENSOR_NAME_TAG = "dagster/sensor_name"  # Dagster sets it on every run a sensor requested
 
@@ -94,13 +92,8 @@ def test_a_backfill_from_the_ui_syncs_the_target_and_records_its_checks(tmp_path
     def mark(name: str) -> None:
         timings[name] = round(time.monotonic() - started, 1)
 
-    port, home = free_port(), tmp_path / "dagster_home"
-    with oid_sync_dev(port, home, cwd=tmp_path) as running:
-        assert running.wait_for_line("Dagster UI:", READY_TIMEOUT_S) == f"Dagster UI: http://127.0.0.1:{port}"
-        running.find_dagster_group()
-        mark("ui")
-        gql = DagsterGraphQL(f"http://127.0.0.1:{port}")
-        repo = gql.wait_for_repository(LOAD_TIMEOUT_S)
+    with dagster_dev(tmp_path) as server:  # the UI answers on a port it got (retried if another process took it)
+        running, home, gql, repo = server.running, server.home, server.gql, server.repo
         mark("location loaded")
 
         # Both sensors start RUNNING as shipped; the history one is switched off as a user would in the UI.
@@ -210,6 +203,7 @@ def test_a_backfill_from_the_ui_syncs_the_target_and_records_its_checks(tmp_path
             if (r["startTime"] or 1e18) < run["endTime"] and (r["endTime"] or 1e18) > run["startTime"]
         ]
 
+        quiesce(gql, repo)
         stop_s = stop(running)
         mark("stopped")
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from oid_sync_dagster_tests.browser.ui import DagsterUI, chromium_page
-from oid_sync_dagster_tests.dev_server import HISTORY_SENSOR, dagster_dev, ensure_target_catalog, stop
+from oid_sync_dagster_tests.dev_server import HISTORY_SENSOR, dagster_dev, ensure_target_catalog, quiesce, stop
 from oid_sync_dagster_tests.graphql import BACKFILL_SUCCESS
 
 SERIES_GROUPS = ("pressure", "temperature", "flow", "level", "machine", "other")
@@ -86,6 +86,7 @@ def test_a_backfill_clicked_in_the_ui_shows_its_weeks_materialized_and_checked(t
                 assert check is not None and check["passed"] is True, (path, week, check)
                 assert check["runId"] in run_ids and check["metadata"]["status"] == "complete", (path, week, check)
         mark("record verified")
+        quiesce(gql, repo)
         stop(server.running)
         mark("stopped")
 

@@ -50,7 +50,7 @@ from oid_sync_dagster.sync.engine import SyncEngine
 from oid_sync_dagster.sync.model import CatalogSeries
 from oid_sync_dagster.sync.windows import history_weeks
 from oid_sync_dagster_tests.conftest import make_client
-from oid_sync_dagster_tests.dev_server import dagster_dev, ensure_target_catalog, stop
+from oid_sync_dagster_tests.dev_server import dagster_dev, ensure_target_catalog, quiesce, stop
 from oid_sync_dagster_tests.graphql import poll
 from oid_sync_dagster_tests.local_cdf.conftest import MutableClock, fetch_token
 from oid_sync_dagster_tests.local_cdf.test_auth import _listeners
@@ -287,6 +287,7 @@ def test_the_secret_appears_nowhere_across_oid_sync_dev_and_the_cli(
         assert len(dagster_processes) >= 3, seen  # webserver, daemon, code server at least
         for pid, line in seen.items():
             assert_absent(line, f"the command line of process {pid}")
+        quiesce(dev.gql, dev.repo)
         stop(dev.running)
         assert_absent(dev.running.output(last=1_000_000), "oid-sync dev's output")
     base = [sys.executable, "-m", "oid_sync_dagster.cli"]
