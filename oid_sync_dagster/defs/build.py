@@ -81,9 +81,9 @@ def build_definitions(
         ],
         jobs=[realtime_job, history_job, build_purge_job(catalog, translator)],
         sensors=[
-            build_realtime_sensor(realtime_job, realtime_interval_s, state.fetched_at_ms),
+            build_realtime_sensor(realtime_job.name, realtime_interval_s, state.fetched_at_ms),
             build_history_sensor(
-                history_job,
+                history_job.name,
                 series_keys,
                 n_weeks,
                 first_week,
@@ -93,6 +93,6 @@ def build_definitions(
                 clock=clock,
             ),
         ],
-        schedules=[build_realtime_schedule(realtime_job)],
+        schedules=[build_realtime_schedule(realtime_job.name)],
         resources={"oid_sync": resource},
     )

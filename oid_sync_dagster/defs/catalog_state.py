@@ -4,23 +4,27 @@ StateBackedDefinitionsLoader (the mechanism dagster-fivetran and dagster-airbyte
 the code location initializes and stores the result in the definitions' reconstruction metadata; run and
 step workers rebuild the same definitions from that stored state without calling the source. Reloading the
 code location (the UI's "Reload") fetches it again: that is how added or removed source series are picked up.
+
+The state travels as a JSON string (our own format, plain dataclasses), so nothing here depends on Dagster's
+private serdes records. The loader itself is not exported by `dagster` (issue 11 moves it to the public
+`dg.StateBackedComponent`); it is this package's one import of a private Dagster module besides evaluations.py's.
 """
 
-# No `from __future__ import annotations`: serdes records resolve their field types at class creation.
+from __future__ import annotations
+
+import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 
 import dagster as dg
 from dagster._core.definitions.definitions_load_context import StateBackedDefinitionsLoader
-from dagster_shared.record import record
-from dagster_shared.serdes import whitelist_for_serdes
 
 from oid_sync_dagster.defs.resources import OidSyncResource
 from oid_sync_dagster.sync.engine import wall_clock_ms
 from oid_sync_dagster.sync.model import CatalogSeries
 
 
-@whitelist_for_serdes
-@record
+@dataclass(frozen=True)
 class SeriesEntry:
     external_id: str
     name: str | None
@@ -31,11 +35,18 @@ class SeriesEntry:
     metadata: Mapping[str, str]
 
 
-@whitelist_for_serdes
-@record
+@dataclass(frozen=True)
 class CatalogState:
     fetched_at_ms: int
     series: Sequence[SeriesEntry]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> CatalogState:
+        raw = json.loads(text)
+        return cls(fetched_at_ms=raw["fetched_at_ms"], series=tuple(SeriesEntry(**e) for e in raw["series"]))
 
     def catalog(self) -> list[CatalogSeries]:
         return [
@@ -55,7 +66,7 @@ class CatalogState:
 def state_of(catalog: Sequence[CatalogSeries], fetched_at_ms: int) -> CatalogState:
     return CatalogState(
         fetched_at_ms=fetched_at_ms,
-        series=[
+        series=tuple(
             SeriesEntry(
                 external_id=s.external_id,
                 name=s.name,
@@ -66,11 +77,13 @@ def state_of(catalog: Sequence[CatalogSeries], fetched_at_ms: int) -> CatalogSta
                 metadata=dict(s.metadata),
             )
             for s in catalog
-        ],
+        ),
     )
 
 
-class OidCatalogLoader(StateBackedDefinitionsLoader[CatalogState]):
+class OidCatalogLoader(StateBackedDefinitionsLoader[str]):
+    """The state is CatalogState.to_json(): a string, which Dagster stores and hands back as it is."""
+
     def __init__(self, resource: OidSyncResource, build: Callable[[CatalogState], dg.Definitions]) -> None:
         self._resource, self._build = resource, build
 
@@ -78,11 +91,11 @@ class OidCatalogLoader(StateBackedDefinitionsLoader[CatalogState]):
     def defs_key(self) -> str:
         return "oid_sync/source_catalog"
 
-    def fetch_state(self) -> CatalogState:
+    def fetch_state(self) -> str:
         # Initialized as a run would (EnvVars resolved, the local CDF started if needed, stopped afterwards).
         with self._resource.process_config_and_initialize_cm() as resource:
             prefix = resource.sync_config().sync_configuration.external_id_prefix
-            return state_of(resource.engine.list_catalog(prefix), wall_clock_ms())
+            return state_of(resource.engine.list_catalog(prefix), wall_clock_ms()).to_json()
 
-    def defs_from_state(self, state: CatalogState) -> dg.Definitions:
-        return self._build(state)
+    def defs_from_state(self, state: str) -> dg.Definitions:
+        return self._build(CatalogState.from_json(state))

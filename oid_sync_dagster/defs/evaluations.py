@@ -140,3 +140,20 @@ def failure_lines(result: SyncResult, limit: int = 20) -> Iterator[str]:
         yield errors[0] if errors[0].startswith(name) else f"{name}: {errors[0]}"
     if len(result.failed) > limit:
         yield f"... and {len(result.failed) - limit} more series"
+
+
+CHECK_FAILED = "FAILED"  # an AssetCheckExecutionRecordStatus; dagster does not export the enum, its stored name is
+
+
+def check_statuses(
+    instance: dg.DagsterInstance, check_keys: list[dg.AssetCheckKey], partition_keys: list[str] | None = None
+) -> dict[tuple[dg.AssetKey, str], str]:
+    """The latest execution status of each partitioned check, by (asset, partition): 'SUCCEEDED', 'FAILED', ...
+    The one reading of the rule "a week is complete when materialized and its check did not fail", shared by the
+    history sensor and `oid-sync status`."""
+    infos = instance.event_log_storage.get_asset_check_partition_info(check_keys, partition_keys=partition_keys)
+    return {
+        (info.check_key.asset_key, info.partition_key): info.latest_execution_status.value
+        for info in infos
+        if info.partition_key is not None
+    }

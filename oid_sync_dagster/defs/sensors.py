@@ -13,11 +13,9 @@ import logging
 from collections.abc import Callable, Sequence
 
 import dagster as dg
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from oid_sync_dagster.defs.assets import CATALOG_KEY, REALTIME_KEY
-from oid_sync_dagster.defs.evaluations import COMPLETE_CHECK
+from oid_sync_dagster.defs.evaluations import CHECK_FAILED, COMPLETE_CHECK, check_statuses
 from oid_sync_dagster.defs.liveness import IN_FLIGHT, describe, fail_abandoned_runs
 from oid_sync_dagster.defs.partitions import key_of
 from oid_sync_dagster.sync.engine import wall_clock_ms
@@ -68,12 +66,10 @@ def _backfill_in_flight(instance: dg.DagsterInstance) -> bool:
     return any("dagster/backfill" in record.dagster_run.tags for record in active)
 
 
-def build_realtime_sensor(
-    job: UnresolvedAssetJobDefinition, interval_s: int, catalog_loaded_at_ms: int = 0
-) -> dg.SensorDefinition:
+def build_realtime_sensor(job_name: str, interval_s: int, catalog_loaded_at_ms: int = 0) -> dg.SensorDefinition:
     @dg.sensor(
         name="oid_realtime_sensor",
-        job=job,
+        job_name=job_name,
         minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Keeps the live edge moving: a realtime run whenever none is in flight. Watermark-based "
@@ -95,10 +91,10 @@ def build_realtime_sensor(
     return oid_realtime_sensor
 
 
-def build_realtime_schedule(job: UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+def build_realtime_schedule(job_name: str) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
         name="oid_realtime_every_10_minutes",
-        job=job,
+        job_name=job_name,
         cron_schedule="*/10 * * * *",
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.STOPPED,
@@ -109,7 +105,7 @@ def build_realtime_schedule(job: UnresolvedAssetJobDefinition) -> dg.ScheduleDef
 
 
 def build_history_sensor(
-    job: UnresolvedAssetJobDefinition,
+    job_name: str,
     series_keys: Sequence[dg.AssetKey],
     n_weeks: int,
     first_partition_week: int,
@@ -126,7 +122,7 @@ def build_history_sensor(
 
     @dg.sensor(
         name="oid_history_sensor",
-        job=job,
+        job_name=job_name,
         minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Fills the last {n_weeks} weeks, newest first, one week per run, and re-syncs a week whose "
@@ -155,7 +151,7 @@ def build_history_sensor(
             del attempts["_given_up_at"]
         # One partitions query per series for all weeks (not one per series and week: 12x fewer round trips).
         done = {key: instance.get_materialized_partitions(key) for key in series_keys}
-        failed = _failed_checks(instance, check_keys)
+        failed = {key for key, status in check_statuses(instance, check_keys).items() if status == CHECK_FAILED}
         gave_up = []
         for week in weeks:
             pk = key_of(week)
@@ -194,12 +190,3 @@ def build_history_sensor(
         )
 
     return oid_history_sensor
-
-
-def _failed_checks(instance: dg.DagsterInstance, check_keys: list[dg.AssetCheckKey]) -> set[tuple[dg.AssetKey, str]]:
-    infos = instance.event_log_storage.get_asset_check_partition_info(check_keys)
-    return {
-        (info.check_key.asset_key, info.partition_key)
-        for info in infos
-        if info.partition_key is not None and info.latest_execution_status == AssetCheckExecutionRecordStatus.FAILED
-    }

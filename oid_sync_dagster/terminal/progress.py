@@ -33,7 +33,6 @@ from oid_sync_dagster.terminal.location import SeriesAsset
 
 if TYPE_CHECKING:
     import dagster as dg
-    from dagster._core.events.log import EventLogEntry
 
 Unit = tuple["dg.AssetKey", str]  # (series asset, week partition key)
 
@@ -54,7 +53,7 @@ class RunEvents:
     step_failures: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
 
-    def observe(self, entry: EventLogEntry) -> None:
+    def observe(self, entry: dg.EventLogEntry) -> None:
         event = entry.dagster_event
         if event is None:
             if entry.level >= logging.WARNING and entry.user_message:
@@ -109,7 +108,7 @@ class HistoryTally:
     def start(self) -> None:
         self.started = time.monotonic()
 
-    def observe(self, entry: EventLogEntry) -> tuple[str, str] | None:
+    def observe(self, entry: dg.EventLogEntry) -> tuple[str, str] | None:
         """Count one event; returns (group, week) when that event completed the group's week."""
         import dagster as dg
 

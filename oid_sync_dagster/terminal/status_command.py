@@ -101,19 +101,14 @@ def duration(seconds: float) -> str:
 
 def read_report(instance: dg.DagsterInstance, series: Sequence[SeriesAsset], weeks: Sequence[str]) -> Report:
     import dagster as dg
-    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
     from oid_sync_dagster.defs.assets import CATALOG_KEY, REALTIME_KEY
-    from oid_sync_dagster.defs.evaluations import COMPLETE_CHECK
+    from oid_sync_dagster.defs.evaluations import CHECK_FAILED, COMPLETE_CHECK, check_statuses
 
     report = Report(groups=groups_of(series), weeks=list(reversed(weeks)))
     materialized = {s.key: instance.get_materialized_partitions(s.key) for s in series}
     check_keys = [dg.AssetCheckKey(s.key, COMPLETE_CHECK) for s in series]
-    checks = {
-        (info.check_key.asset_key, info.partition_key): info.latest_execution_status
-        for info in instance.event_log_storage.get_asset_check_partition_info(check_keys, partition_keys=list(weeks))
-        if info.partition_key is not None
-    }
+    checks = check_statuses(instance, check_keys, list(weeks))
     for week in report.weeks:
         complete: dict[str, int] = dict.fromkeys(report.columns, 0)
         total: dict[str, int] = dict.fromkeys(report.columns, 0)
@@ -121,7 +116,7 @@ def read_report(instance: dg.DagsterInstance, series: Sequence[SeriesAsset], wee
         for item in series:
             done = week in materialized[item.key]
             status = checks.get((item.key, week))
-            ok = done and status != AssetCheckExecutionRecordStatus.FAILED
+            ok = done and status != CHECK_FAILED
             for column in (item.group, ALL):
                 total[column] += 1
                 complete[column] += ok

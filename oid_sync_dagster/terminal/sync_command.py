@@ -30,7 +30,6 @@ from oid_sync_dagster.terminal.progress import HistoryTally, RunEvents, SyncView
 
 if TYPE_CHECKING:
     import dagster as dg
-    from dagster._core.events.log import EventLogEntry
 
 HISTORY_JOB, REALTIME_JOB = "oid_history", "oid_realtime"
 LAUNCHED_BY_TAG = "oid_sync/launched_by"
@@ -190,7 +189,7 @@ def _sync(location: Location, outcome: Outcome, view: SyncView) -> None:
             weeks = f"{len(outcome.weeks)} week{'s' if len(outcome.weeks) > 1 else ''}"
             view.stage("history", f"{weeks} x {len(outcome.series)} series in {len(groups)} groups", tally)
 
-            def on_history(entry: EventLogEntry) -> None:
+            def on_history(entry: dg.EventLogEntry) -> None:
                 view.advance(tally, tally.observe(entry))
 
             tally.start()
@@ -224,7 +223,7 @@ def _execute(
     *,
     kind: str,
     weeks: Sequence[str] = (),
-    on_event: Callable[[EventLogEntry], None] | None = None,
+    on_event: Callable[[dg.EventLogEntry], None] | None = None,
 ) -> Stage:
     """One run of the job, in-process on the instance, in a worker thread so that Ctrl-C stops it cleanly.
 
@@ -234,7 +233,7 @@ def _execute(
     listener then raises Dagster's own DagsterExecutionInterruptedError in the run's thread at its next event, and
     Dagster fails the step as interrupted and records the run's end, as it does for an interrupt it caught itself.
     """
-    from dagster._core.errors import DagsterExecutionInterruptedError
+    import dagster as dg
 
     from oid_sync_dagster.defs.liveness import process_tags
     from oid_sync_dagster.defs.sensors import KIND_TAG
@@ -244,7 +243,7 @@ def _execute(
     stop = threading.Event()
     outcome: dict[str, object] = {}
 
-    def listener(entry: EventLogEntry) -> None:
+    def listener(entry: dg.EventLogEntry) -> None:
         try:
             events.observe(entry)
             if on_event is not None:
@@ -252,7 +251,7 @@ def _execute(
         except Exception as error:  # a display problem must never fail the run
             events.messages.append(f"progress display: {error!r}")
         if stop.is_set() and entry.step_key is not None and threading.current_thread() is worker:
-            raise DagsterExecutionInterruptedError()  # inside a step: Dagster records it as interrupted
+            raise dg.DagsterExecutionInterruptedError()  # inside a step: Dagster records it as interrupted
 
     instance.add_event_listener(run_id, listener)
     tags = {
