@@ -75,9 +75,9 @@ def process_gone(run: dg.DagsterRun) -> bool:
     return _start_ticks(int(pid)) != started
 
 
-def abandoned_runs(instance: dg.DagsterInstance, tags: dict[str, str] | None = None) -> list[dg.DagsterRun]:
-    """In-flight runs (with these tags) whose executing process is gone."""
-    records = instance.get_run_records(filters=dg.RunsFilter(tags=tags or {}, statuses=IN_FLIGHT))
+def abandoned_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
+    """In-flight runs whose executing process is gone."""
+    records = instance.get_run_records(filters=dg.RunsFilter(statuses=IN_FLIGHT))
     return [record.dagster_run for record in records if process_gone(record.dagster_run)]
 
 
@@ -88,9 +88,9 @@ def describe(run: dg.DagsterRun) -> str:
     )
 
 
-def fail_abandoned_runs(instance: dg.DagsterInstance, tags: dict[str, str] | None = None) -> Sequence[dg.DagsterRun]:
+def fail_abandoned_runs(instance: dg.DagsterInstance) -> Sequence[dg.DagsterRun]:
     """Mark each abandoned run failed, saying why; returns them. Safe to repeat: a failed run is no longer in flight."""
-    runs = abandoned_runs(instance, tags)
+    runs = abandoned_runs(instance)
     for run in runs:
         instance.report_run_failed(run, message=f"{describe(run)}; marked failed so that automation resumes")
     return runs

@@ -37,13 +37,11 @@ def _busy(instance: dg.DagsterInstance, kind: str, log: logging.Logger | None = 
     return bool(runs)
 
 
-def _target_needs_catalog(instance: dg.DagsterInstance) -> bool:
+def _target_needs_catalog(instance: dg.DagsterInstance, catalog: dg.EventLogEntry) -> bool:
     """The last realtime run failed, or some of its series did: the target may have lost our nodes or state (a new
     or emptied project, deleted nodes). The next realtime run syncs the catalog first; the upsert is idempotent
-    and cheap, so healing costs one extra step, and a run after a transient failure does it needlessly but safely."""
-    catalog = instance.get_latest_materialization_event(CATALOG_KEY)
-    if catalog is None:
-        return True
+    and cheap, so healing costs one extra step, and a run after a transient failure does it needlessly but safely.
+    catalog: the latest materialization of the target catalog."""
 
     def newer_than_catalog(run_id: str, at: float | None) -> bool:
         # Evidence from the run that last synced the catalog (or older) is answered already: a series the catalog
@@ -82,7 +80,7 @@ def build_realtime_sensor(job_name: str, interval_s: int, catalog_loaded_at_ms: 
         # The catalog again when the location loaded a newer source listing (series added after a Reload), and
         # when the target may have lost our nodes or state.
         catalog_current = latest is not None and latest.timestamp * 1000 >= catalog_loaded_at_ms
-        heal = catalog_current and _target_needs_catalog(context.instance)
+        heal = latest is not None and catalog_current and _target_needs_catalog(context.instance, latest)
         if heal:
             context.log.info("the last realtime run failed or had failed series: syncing the target catalog first")
         selection = [REALTIME_KEY] if catalog_current and not heal else [CATALOG_KEY, REALTIME_KEY]
