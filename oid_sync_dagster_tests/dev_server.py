@@ -271,5 +271,5 @@ DRAIN_TIMEOUT_S = 120.0
 def quiesce(gql: DagsterGraphQL, repo: RepositorySelector) -> None:
     """No new runs (the realtime sensor off, as an operator stops a deployment) and none in flight: a run worker
     that starts just as Dagster shuts down would otherwise outlive the launcher's grace period on a busy machine."""
-    assert gql.stop_sensor(repo, REALTIME_SENSOR) == "STOPPED"
+    gql.stop_sensor_for_good(repo, REALTIME_SENSOR)
     poll("in-flight runs to finish", lambda: None if gql.runs(statuses=IN_FLIGHT) else True, DRAIN_TIMEOUT_S)

@@ -188,6 +188,35 @@ class DagsterGraphQL:
         )
         return self.unwrap(data["stopSensor"], "StopSensorMutationResult")["instigationState"]["status"]
 
+    def sensor_settled(self, repo: RepositorySelector, name: str) -> dict[str, Any]:
+        """{"status", "ticks_in_flight"}: the sensor's stored status and whether a tick of it is STARTED."""
+        data = self.execute(
+            """query Ticks($selector: SensorSelector!) { sensorOrError(sensorSelector: $selector) { __typename
+                ... on Sensor { sensorState { status ticks(limit: 1) { status } } } ... on Error { message } } }""",
+            {"selector": {**repo.as_input(), "sensorName": name}},
+        )
+        state = self.unwrap(data["sensorOrError"], "Sensor")["sensorState"]
+        return {"status": state["status"], "ticks_in_flight": any(t["status"] == "STARTED" for t in state["ticks"])}
+
+    def stop_sensor_for_good(self, repo: RepositorySelector, name: str, timeout_s: float = 60.0) -> None:
+        """Stop a sensor under a running daemon and see it stay stopped.
+
+        The sensor daemon marks each tick on the sensor state it read when the tick began (dagster/_daemon/
+        sensor.py, mark_sensor_state_for_tick), so a tick that read it just before the stop writes it back as
+        running. Stop again until the stored status is STOPPED with no tick of the sensor in flight.
+        """
+
+        def settled() -> bool | None:
+            seen = self.sensor_settled(repo, name)
+            if seen["status"] != "STOPPED":
+                self.stop_sensor(repo, name)
+                return None
+            return None if seen["ticks_in_flight"] else True
+
+        if self.stop_sensor(repo, name) != "STOPPED":
+            raise GraphQLError(f"stopSensor left {name} running")
+        poll(f"sensor {name} to stay stopped", settled, timeout_s)
+
     # ---------- runs ----------
 
     def launch_run(

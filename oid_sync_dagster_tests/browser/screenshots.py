@@ -104,7 +104,7 @@ def regenerate(out: Path, workdir: Path, group: str, n_weeks: int, realtime_poin
     started = time.monotonic()
     with dagster_dev(workdir) as server:
         gql, repo = server.gql, server.repo
-        gql.stop_sensor(repo, HISTORY_SENSOR)  # only the backfill syncs history, so the pictures show just it
+        gql.stop_sensor_for_good(repo, HISTORY_SENSOR)  # only the backfill syncs history, so the pictures show just it
         paths = [asset["path"] for asset in gql.assets_in_group(repo, group)]
         series = paths[0]
         weeks = gql.partition_keys(series)[-n_weeks:]

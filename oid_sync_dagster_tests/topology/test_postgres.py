@@ -411,7 +411,7 @@ def test_a_backfill_of_every_series_on_the_postgres_topology(tmp_path: Path) -> 
             mark("target verified")
 
             # No new runs from here on (as an operator stops a deployment): the record is then final.
-            assert gql.stop_sensor(repo, REALTIME_SENSOR) == "STOPPED"
+            gql.stop_sensor_for_good(repo, REALTIME_SENSOR)
             poll("in-flight runs to finish", lambda: None if gql.runs(statuses=IN_FLIGHT) else True, DRAIN_TIMEOUT_S)
             graphql_runs = {r["runId"]: r["status"] for r in gql.runs(limit=1000)}
             failed = {rid: status for rid, status in graphql_runs.items() if status != "SUCCESS"}
