@@ -46,8 +46,8 @@ from benchmarks.local_cdf_bench import client
 from oid_sync_dagster import launcher
 from oid_sync_dagster.clients import clients_from_env
 from oid_sync_dagster.config import SyncConfig
-from oid_sync_dagster.defs.partitions import key_of
-from oid_sync_dagster.defs.translator import OidSyncTranslator
+from oid_sync_dagster.integration.partitions import key_of
+from oid_sync_dagster.integration.translator import OidSyncTranslator
 from oid_sync_dagster.sync.engine import SyncEngine, wall_clock_ms
 from oid_sync_dagster.sync.model import CatalogSeries
 from oid_sync_dagster.sync.windows import WEEK_MS, history_weeks

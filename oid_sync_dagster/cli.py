@@ -68,8 +68,14 @@ def _purge(args: argparse.Namespace) -> int:
 
     import dagster as dg
 
-    from oid_sync_dagster.definitions import defs
-    from oid_sync_dagster.defs.purge import PURGE_JOB
+    from oid_sync_dagster.integration.purge import PURGE_JOB
+    from oid_sync_dagster.terminal.location import UsageError, load_location
+
+    try:
+        defs = load_location().defs
+    except UsageError as error:
+        print(f"oid-sync purge: {error}", file=sys.stderr)
+        return 2
 
     weeks = [] if args.all else [w.strip() for w in args.weeks.split(",") if w.strip()]
     run_config = {"ops": {"purge_synced_data": {"config": {"weeks": weeks, "series": args.series}}}}

@@ -510,11 +510,12 @@ def _redact(loc: tuple[int | str, ...], value: Any) -> Any:
     return "<redacted>" if any("secret" in str(part).lower() for part in loc) else value
 
 
-def _format(error: ValidationError) -> str:
+def format_validation_error(error: ValidationError, *, prefix: str = "") -> str:
+    """One line per problem: the field's dotted path (after `prefix`), the reason, the value (never a secret)."""
     lines = []
     for item in error.errors(include_url=False):
         loc = tuple(item["loc"])
-        path = ".".join(str(part) for part in loc) or "<root>"
+        path = prefix + ".".join(str(part) for part in loc) if loc else prefix.rstrip(".") or "<root>"
         message = item["msg"].removeprefix("Value error, ")
         shown = repr(_redact(loc, item.get("input")))
         if item["type"] == "value_error" and (isinstance(item.get("input"), dict) or shown in message):
@@ -523,7 +524,7 @@ def _format(error: ValidationError) -> str:
             lines.append(f"{path}: {message}")
         else:
             lines.append(f"{path}: {message} (got {shown})")
-    return "invalid configuration:\n" + "\n".join(f"  {line}" for line in lines)
+    return "\n".join(lines)
 
 
 def load_config(path_or_text: str | Path) -> SyncConfig:
@@ -557,4 +558,6 @@ def load_config(path_or_text: str | Path) -> SyncConfig:
     try:
         return SyncConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format(exc)) from None
+        raise ConfigError(
+            "invalid configuration:\n" + "\n".join(f"  {line}" for line in format_validation_error(exc).splitlines())
+        ) from None

@@ -208,7 +208,11 @@ class DevLauncher:
     out: TextIO | None = None  # None: sys.stdout at the time of printing
 
     def _say(self, line: str) -> None:
-        print(line, file=self.out or sys.stdout, flush=True)
+        # One write per line: print() writes the text and the newline separately, and Dagster's processes share
+        # this stdout, so one of their lines could land between the two.
+        out = self.out or sys.stdout
+        out.write(line + "\n")
+        out.flush()
 
     def _note(self, line: str) -> None:
         self._say(f"oid-sync dev: {line}")

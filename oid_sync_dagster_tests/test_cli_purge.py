@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from oid_sync_dagster.cli import main
-from oid_sync_dagster.defs.purge import PURGE_JOB
+from oid_sync_dagster.integration.purge import PURGE_JOB
 
 
 def test_purge_needs_a_scope_and_a_yes(capsys: object) -> None:

@@ -12,8 +12,8 @@ from cognite.client.data_classes.data_modeling import NodeId
 from cognite.client.data_classes.data_modeling.cdm.v1 import CogniteTimeSeriesApply
 
 from oid_sync_dagster.cli import build_parser, main
-from oid_sync_dagster.defs.assets import REALTIME_KEY
-from oid_sync_dagster.defs.partitions import key_of
+from oid_sync_dagster.integration.assets import REALTIME_KEY
+from oid_sync_dagster.integration.partitions import key_of
 from oid_sync_dagster.sync.engine import wall_clock_ms
 from oid_sync_dagster.sync.windows import WEEK_MS
 from oid_sync_dagster.terminal import status_command

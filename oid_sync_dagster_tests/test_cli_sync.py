@@ -24,9 +24,9 @@ from cognite.client.data_classes.data_modeling.cdm.v1 import CogniteTimeSeriesAp
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from oid_sync_dagster.cli import build_parser, main
-from oid_sync_dagster.defs.assets import CATALOG_KEY, REALTIME_KEY
-from oid_sync_dagster.defs.partitions import key_of, week_of
-from oid_sync_dagster.defs.sensors import KIND_TAG
+from oid_sync_dagster.integration.assets import CATALOG_KEY, REALTIME_KEY
+from oid_sync_dagster.integration.partitions import key_of, week_of
+from oid_sync_dagster.integration.sensors import KIND_TAG
 from oid_sync_dagster.local_cdf.server import RunningLocalCDF, serve_in_thread
 from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
 from oid_sync_dagster.sync.engine import wall_clock_ms

@@ -1,1 +1,1 @@
-"""The Dagster layer: resources, translator, assets, checks, sensors. It calls the engine and nothing calls it."""
+"""The `dg` project's definitions folder: `dg` loads every `defs.yaml` below it (see oid_sync/defs.yaml)."""

@@ -4,7 +4,6 @@ series assets and weeks it defines."""
 from __future__ import annotations
 
 import fnmatch
-import importlib.util
 import os
 import warnings
 from collections.abc import Iterator, Sequence
@@ -87,7 +86,7 @@ def one_local_cdf(home: Path) -> Iterator[None]:
     """Local mode starts a local CDF per run and for the catalog fetch (about a second each); a command that makes
     several runs serves one for its whole duration instead, pointing the location at it the documented way
     (OID_SYNC_LOCAL_CDF_URL), on the same data directory ($DAGSTER_HOME/local-cdf)."""
-    from oid_sync_dagster.defs.resources import ENV_FIELDS, OidSyncResource
+    from oid_sync_dagster.integration.resources import ENV_FIELDS, OidSyncResource
 
     if os.environ.get("OID_SYNC_LOCAL_CDF_URL"):
         yield
@@ -101,7 +100,7 @@ def one_local_cdf(home: Path) -> Iterator[None]:
     if not needed:
         yield
         return
-    from oid_sync_dagster.defs.local_mode import running_local_cdf
+    from oid_sync_dagster.integration.local_mode import running_local_cdf
 
     with running_local_cdf(home / "local-cdf", "process") as url:
         os.environ["OID_SYNC_LOCAL_CDF_URL"] = url
@@ -132,22 +131,25 @@ def _config_error(error: BaseException) -> ConfigError | None:
 
 
 def load_location() -> Location:
-    """The code location exactly as `dagster dev` loads it (the module oid_sync_dagster.definitions), built from
-    the environment as it is now: the module runs afresh on every call and is not entered in sys.modules, so a
-    second command in one process (tests) neither reuses stale definitions nor changes anyone else's import."""
+    """The code location as `dagster dev` builds it (the project's OidSyncComponent, its catalog fetched now), from
+    the environment as it is now: every call builds afresh, so a second command in one process (tests) never
+    reuses stale definitions."""
     import dagster as dg
 
-    spec = importlib.util.find_spec(launcher.CODE_LOCATION_MODULE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
+    from oid_sync_dagster.definitions import SHIPPED_DEFS_YAML
+    from oid_sync_dagster.integration.component import ComponentAttributeError, OidSyncComponent
+
     try:
         with quiet_dagster():
-            spec.loader.exec_module(module)
+            component = OidSyncComponent.from_defs_yaml(SHIPPED_DEFS_YAML)
+            defs = component.load_definitions()
+            config = component.sync_config()
+    except ComponentAttributeError as error:
+        raise UsageError(f"configuration: {error}") from error
     except Exception as error:
         if (config_error := _config_error(error)) is not None:
             raise UsageError(f"configuration: {config_error}") from error
         raise
-    defs: dg.Definitions = module.defs
     series = []
     partitions_def = None
     for spec in defs.resolve_all_asset_specs():
@@ -158,7 +160,7 @@ def load_location() -> Location:
         text = external_id.value if isinstance(external_id, dg.MetadataValue) else external_id
         series.append(SeriesAsset(spec.key, str(text), spec.group_name))
     series.sort(key=lambda s: s.external_id)
-    return Location(defs=defs, config=module.config, series=tuple(series), partitions_def=partitions_def)
+    return Location(defs=defs, config=config, series=tuple(series), partitions_def=partitions_def)
 
 
 def groups_of(series: Sequence[SeriesAsset]) -> list[str]:

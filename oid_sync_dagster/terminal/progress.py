@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Task, TaskID, TextColumn
 from rich.text import Text
 
-from oid_sync_dagster.defs.evaluations import COMPLETE_CHECK
+from oid_sync_dagster.integration.evaluations import COMPLETE_CHECK
 from oid_sync_dagster.terminal.location import SeriesAsset
 
 if TYPE_CHECKING:

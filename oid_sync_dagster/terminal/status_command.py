@@ -102,8 +102,8 @@ def duration(seconds: float) -> str:
 def read_report(instance: dg.DagsterInstance, series: Sequence[SeriesAsset], weeks: Sequence[str]) -> Report:
     import dagster as dg
 
-    from oid_sync_dagster.defs.assets import CATALOG_KEY, REALTIME_KEY
-    from oid_sync_dagster.defs.evaluations import CHECK_FAILED, COMPLETE_CHECK, check_statuses
+    from oid_sync_dagster.integration.assets import CATALOG_KEY, REALTIME_KEY
+    from oid_sync_dagster.integration.evaluations import CHECK_FAILED, COMPLETE_CHECK, check_statuses
 
     report = Report(groups=groups_of(series), weeks=list(reversed(weeks)))
     materialized = {s.key: instance.get_materialized_partitions(s.key) for s in series}
@@ -190,7 +190,7 @@ def run(args: argparse.Namespace, *, clock: Callable[[], int] = wall_clock_ms) -
 
     import dagster as dg
 
-    from oid_sync_dagster.defs.liveness import abandoned_runs, describe
+    from oid_sync_dagster.integration.liveness import abandoned_runs, describe
 
     with quiet_dagster(), dg.DagsterInstance.get() as instance:
         report = read_report(instance, series, weeks)

@@ -171,7 +171,7 @@ def _usage(message: str) -> int:
 def _sync(location: Location, outcome: Outcome, view: SyncView) -> None:
     import dagster as dg
 
-    from oid_sync_dagster.defs.assets import CATALOG_KEY, REALTIME_KEY
+    from oid_sync_dagster.integration.assets import CATALOG_KEY, REALTIME_KEY
 
     with dg.DagsterInstance.get() as instance:
         n_series = len(location.series)
@@ -235,8 +235,8 @@ def _execute(
     """
     import dagster as dg
 
-    from oid_sync_dagster.defs.liveness import process_tags
-    from oid_sync_dagster.defs.sensors import KIND_TAG
+    from oid_sync_dagster.integration.liveness import process_tags
+    from oid_sync_dagster.integration.sensors import KIND_TAG
 
     run_id = str(uuid.uuid4())  # known before the run starts, so the listener is in place for its first event
     events = RunEvents()

@@ -27,7 +27,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from oid_sync_dagster.defs.translator import GROUPS as SERIES_GROUPS
+from oid_sync_dagster.integration.translator import GROUPS as SERIES_GROUPS
 from oid_sync_dagster_tests.browser.ui import DagsterUI, chromium_page
 from oid_sync_dagster_tests.dev_server import (
     HISTORY_SENSOR,

@@ -12,10 +12,10 @@ import pytest
 from cognite.client import CogniteClient
 
 from oid_sync_dagster.config import SyncConfig
-from oid_sync_dagster.defs.build import build_definitions
-from oid_sync_dagster.defs.catalog_state import CatalogState, state_of
-from oid_sync_dagster.defs.resources import OidSyncResource
-from oid_sync_dagster.defs.translator import instrument_group
+from oid_sync_dagster.integration.build import build_definitions
+from oid_sync_dagster.integration.catalog_state import CatalogState, state_of
+from oid_sync_dagster.integration.resources import OidSyncResource
+from oid_sync_dagster.integration.translator import instrument_group
 from oid_sync_dagster.local_cdf.server import RunningLocalCDF, serve_in_thread
 from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
 from oid_sync_dagster.sync.catalog import list_source_series

@@ -12,12 +12,12 @@ from cognite.client import CogniteClient
 from cognite.client.data_classes.data_modeling import NodeId
 
 from oid_sync_dagster.config import load_config
-from oid_sync_dagster.defs.assets import CATALOG_KEY, REALTIME_KEY
-from oid_sync_dagster.defs.build import build_definitions
-from oid_sync_dagster.defs.catalog_state import CatalogState
-from oid_sync_dagster.defs.partitions import key_of, week_of
-from oid_sync_dagster.defs.resources import OidSyncResource
-from oid_sync_dagster.defs.translator import OidSyncTranslator
+from oid_sync_dagster.integration.assets import CATALOG_KEY, REALTIME_KEY
+from oid_sync_dagster.integration.build import build_definitions
+from oid_sync_dagster.integration.catalog_state import CatalogState
+from oid_sync_dagster.integration.partitions import key_of, week_of
+from oid_sync_dagster.integration.resources import OidSyncResource
+from oid_sync_dagster.integration.translator import OidSyncTranslator
 from oid_sync_dagster.local_cdf.server import serve_in_thread
 from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
 from oid_sync_dagster.sync import state as sync_state

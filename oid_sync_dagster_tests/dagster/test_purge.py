@@ -6,11 +6,11 @@ import dagster as dg
 from cognite.client import CogniteClient
 from cognite.client.data_classes.data_modeling import NodeId
 
-from oid_sync_dagster.defs.assets import CATALOG_KEY, REALTIME_KEY
-from oid_sync_dagster.defs.partitions import key_of
-from oid_sync_dagster.defs.purge import PURGE_JOB
-from oid_sync_dagster.defs.resources import OidSyncResource
-from oid_sync_dagster.defs.translator import OidSyncTranslator
+from oid_sync_dagster.integration.assets import CATALOG_KEY, REALTIME_KEY
+from oid_sync_dagster.integration.partitions import key_of
+from oid_sync_dagster.integration.purge import PURGE_JOB
+from oid_sync_dagster.integration.resources import OidSyncResource
+from oid_sync_dagster.integration.translator import OidSyncTranslator
 from oid_sync_dagster.sync import state as sync_state
 from oid_sync_dagster.sync.model import CatalogSeries
 from oid_sync_dagster.sync.windows import MINUTE_MS, WEEK_MS, Window, history_weeks, week_start

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from oid_sync_dagster.defs.resources import ENV_FIELDS, OidSyncResource, resource_from_environment
+from oid_sync_dagster.integration.resources import ENV_FIELDS, OidSyncResource, resource_from_environment
 
 SECRET = "do-not-leak-7f3a"
 

@@ -16,13 +16,13 @@ from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteJobO
 from dagster._core.test_utils import create_run_for_test
 
 from oid_sync_dagster.config import SyncConfig, load_config
-from oid_sync_dagster.defs.assets import CATALOG_KEY, REALTIME_KEY
-from oid_sync_dagster.defs.build import build_definitions
-from oid_sync_dagster.defs.catalog_state import CatalogState
-from oid_sync_dagster.defs.partitions import key_of
-from oid_sync_dagster.defs.resources import OidSyncResource
-from oid_sync_dagster.defs.sensors import KIND_TAG
-from oid_sync_dagster.defs.translator import OidSyncTranslator
+from oid_sync_dagster.integration.assets import CATALOG_KEY, REALTIME_KEY
+from oid_sync_dagster.integration.build import build_definitions
+from oid_sync_dagster.integration.catalog_state import CatalogState
+from oid_sync_dagster.integration.partitions import key_of
+from oid_sync_dagster.integration.resources import OidSyncResource
+from oid_sync_dagster.integration.sensors import KIND_TAG
+from oid_sync_dagster.integration.translator import OidSyncTranslator
 from oid_sync_dagster.sync.model import CatalogSeries
 from oid_sync_dagster.sync.windows import WEEK_MS, history_weeks, week_start
 from oid_sync_dagster_tests.dagster.conftest import materialize

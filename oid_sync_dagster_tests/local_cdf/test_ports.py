@@ -21,7 +21,7 @@ from typing import TypeVar
 import pytest
 
 from oid_sync_dagster import cli
-from oid_sync_dagster.defs.local_mode import running_local_cdf
+from oid_sync_dagster.integration.local_mode import running_local_cdf
 from oid_sync_dagster.local_cdf.child import local_cdf_child
 from oid_sync_dagster.local_cdf.server import serve_in_thread
 from oid_sync_dagster.local_cdf.settings import LocalCDFSettings

@@ -18,7 +18,7 @@ import pytest
 from pydantic import BaseModel
 
 from oid_sync_dagster.config import ConfigError, SyncConfig, load_config, source_is_real, target_connection_from_env
-from oid_sync_dagster.defs.resources import ENV_FIELDS, OidSyncResource
+from oid_sync_dagster.integration.resources import ENV_FIELDS, OidSyncResource
 from oid_sync_dagster.local_cdf.server import RunningLocalCDF, serve_in_thread
 from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
 from oid_sync_dagster.sync.windows import WEEK_MS, history_weeks

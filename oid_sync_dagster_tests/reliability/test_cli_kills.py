@@ -17,7 +17,7 @@ import pytest
 from cognite.client.data_classes.data_modeling import NodeId
 
 from oid_sync_dagster.cli import main
-from oid_sync_dagster.defs.sensors import KIND_TAG
+from oid_sync_dagster.integration.sensors import KIND_TAG
 from oid_sync_dagster.local_cdf.faults import Fault
 from oid_sync_dagster.sync import state as sync_state
 from oid_sync_dagster.sync.engine import wall_clock_ms

@@ -23,11 +23,11 @@ from cognite.client.data_classes.data_modeling.cdm.v1 import CogniteTimeSeriesAp
 from cognite.client.exceptions import CogniteAPIError, CogniteOAuthError
 
 from oid_sync_dagster.config import SyncConfig, load_config
-from oid_sync_dagster.defs.build import build_definitions
-from oid_sync_dagster.defs.catalog_state import state_of
-from oid_sync_dagster.defs.partitions import key_of
-from oid_sync_dagster.defs.resources import OidSyncResource
-from oid_sync_dagster.defs.translator import OidSyncTranslator, instrument_group
+from oid_sync_dagster.integration.build import build_definitions
+from oid_sync_dagster.integration.catalog_state import state_of
+from oid_sync_dagster.integration.partitions import key_of
+from oid_sync_dagster.integration.resources import OidSyncResource
+from oid_sync_dagster.integration.translator import OidSyncTranslator, instrument_group
 from oid_sync_dagster.local_cdf.server import RunningLocalCDF, serve_in_thread
 from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
 from oid_sync_dagster.sync.catalog import list_source_series

@@ -36,13 +36,13 @@ from dagster._serdes import serialize_value
 
 from oid_sync_dagster.clients import clients_from_env
 from oid_sync_dagster.config import load_config
-from oid_sync_dagster.defs.assets import CATALOG_KEY, REALTIME_KEY
-from oid_sync_dagster.defs.build import build_definitions
-from oid_sync_dagster.defs.catalog_state import state_of
-from oid_sync_dagster.defs.local_mode import running_local_cdf
-from oid_sync_dagster.defs.partitions import key_of
-from oid_sync_dagster.defs.resources import OidSyncResource, resource_from_environment
-from oid_sync_dagster.defs.translator import OidSyncTranslator, instrument_group
+from oid_sync_dagster.integration.assets import CATALOG_KEY, REALTIME_KEY
+from oid_sync_dagster.integration.build import build_definitions
+from oid_sync_dagster.integration.catalog_state import state_of
+from oid_sync_dagster.integration.local_mode import running_local_cdf
+from oid_sync_dagster.integration.partitions import key_of
+from oid_sync_dagster.integration.resources import OidSyncResource, resource_from_environment
+from oid_sync_dagster.integration.translator import OidSyncTranslator, instrument_group
 from oid_sync_dagster.local_cdf.server import RunningLocalCDF, serve_in_thread
 from oid_sync_dagster.local_cdf.settings import DEV_CLIENT_ID, DEV_CLIENT_SECRET, LocalCDFSettings
 from oid_sync_dagster.sync.catalog import list_source_series

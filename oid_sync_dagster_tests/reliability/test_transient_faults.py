@@ -25,12 +25,12 @@ from cognite.client import CogniteClient
 from cognite.client.data_classes.data_modeling import NodeId
 
 from oid_sync_dagster.config import load_config
-from oid_sync_dagster.defs.assets import CATALOG_KEY, REALTIME_KEY
-from oid_sync_dagster.defs.build import build_definitions
-from oid_sync_dagster.defs.catalog_state import state_of
-from oid_sync_dagster.defs.partitions import key_of
-from oid_sync_dagster.defs.resources import OidSyncResource
-from oid_sync_dagster.defs.translator import OidSyncTranslator, instrument_group
+from oid_sync_dagster.integration.assets import CATALOG_KEY, REALTIME_KEY
+from oid_sync_dagster.integration.build import build_definitions
+from oid_sync_dagster.integration.catalog_state import state_of
+from oid_sync_dagster.integration.partitions import key_of
+from oid_sync_dagster.integration.resources import OidSyncResource
+from oid_sync_dagster.integration.translator import OidSyncTranslator, instrument_group
 from oid_sync_dagster.local_cdf.faults import Fault
 from oid_sync_dagster.local_cdf.server import RunningLocalCDF, serve_in_thread
 from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
@@ -51,7 +51,7 @@ CLIENT_TIMEOUT_S = 2  # the config's request_timeout: stalls of 3 s are read tim
 # With a 40 s token lifetime the SDK (30 s leeway) fetches a new token every ~10 s, so the outage bites.
 TOKEN_TTL_S = 40
 # The shipped step retries (10/30/70 s) against a 30 s outage, scaled down by five to keep CI short: the same
-# policy shape (defs/assets.py STEP_RETRY) with 2/6/14 s waits against a 6 s outage.
+# policy shape (integration/assets.py STEP_RETRY) with 2/6/14 s waits against a 6 s outage.
 TOKEN_OUTAGE_S = 6.0
 STEP_RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 

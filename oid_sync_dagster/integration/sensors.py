@@ -14,10 +14,10 @@ from collections.abc import Callable, Sequence
 
 import dagster as dg
 
-from oid_sync_dagster.defs.assets import CATALOG_KEY, REALTIME_KEY
-from oid_sync_dagster.defs.evaluations import CHECK_FAILED, COMPLETE_CHECK, check_statuses
-from oid_sync_dagster.defs.liveness import IN_FLIGHT, describe, fail_abandoned_runs
-from oid_sync_dagster.defs.partitions import key_of
+from oid_sync_dagster.integration.assets import CATALOG_KEY, REALTIME_KEY
+from oid_sync_dagster.integration.evaluations import CHECK_FAILED, COMPLETE_CHECK, check_statuses
+from oid_sync_dagster.integration.liveness import IN_FLIGHT, describe, fail_abandoned_runs
+from oid_sync_dagster.integration.partitions import key_of
 from oid_sync_dagster.sync.engine import wall_clock_ms
 from oid_sync_dagster.sync.windows import history_weeks
 

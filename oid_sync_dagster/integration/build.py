@@ -8,7 +8,7 @@ from collections.abc import Callable
 import dagster as dg
 
 from oid_sync_dagster.config import SyncConfig
-from oid_sync_dagster.defs.assets import (
+from oid_sync_dagster.integration.assets import (
     CATALOG_KEY,
     REALTIME_KEY,
     STEP_RETRY,
@@ -17,17 +17,17 @@ from oid_sync_dagster.defs.assets import (
     build_series_assets,
     source_catalog_spec,
 )
-from oid_sync_dagster.defs.catalog_state import CatalogState
-from oid_sync_dagster.defs.partitions import weekly_partitions
-from oid_sync_dagster.defs.purge import build_purge_job
-from oid_sync_dagster.defs.resources import OidSyncResource
-from oid_sync_dagster.defs.sensors import (
+from oid_sync_dagster.integration.catalog_state import CatalogState
+from oid_sync_dagster.integration.partitions import weekly_partitions
+from oid_sync_dagster.integration.purge import build_purge_job
+from oid_sync_dagster.integration.resources import OidSyncResource
+from oid_sync_dagster.integration.sensors import (
     KIND_TAG,
     build_history_sensor,
     build_realtime_schedule,
     build_realtime_sensor,
 )
-from oid_sync_dagster.defs.translator import OidSyncTranslator
+from oid_sync_dagster.integration.translator import OidSyncTranslator
 from oid_sync_dagster.sync.engine import wall_clock_ms
 from oid_sync_dagster.sync.windows import WEEK_MS, week_start
 

@@ -9,7 +9,8 @@ local mode and starts the local CDF for the duration of each run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 
@@ -18,8 +19,11 @@ from pydantic import Field, PrivateAttr
 
 from oid_sync_dagster.clients import clients_from_env
 from oid_sync_dagster.config import ConfigError, SyncConfig, load_config, source_is_real, target_connection_from_env
-from oid_sync_dagster.defs.local_mode import LocalMode, running_local_cdf
+from oid_sync_dagster.integration.keys import series_of_specs
+from oid_sync_dagster.integration.local_mode import LocalMode, running_local_cdf
+from oid_sync_dagster.integration.steps import refusals_fail_at_once, sync_realtime_edge, sync_series_weeks
 from oid_sync_dagster.sync.engine import SyncEngine
+from oid_sync_dagster.sync.model import CatalogSeries
 
 # Resource field -> the environment variable it stands for (what clients_from_env reads).
 ENV_FIELDS = {
@@ -42,6 +46,9 @@ class OidSyncResource(dg.ConfigurableResource):
     """Source and target CDF clients plus the sync engine; local mode when no CDF is configured."""
 
     config_path: str | None = Field(None, description="YAML config in the predecessor's schema (optional).")
+    config_json: str | None = Field(
+        None, description="The config itself, as JSON (the component's `config` attribute)."
+    )
     # repr=False: once Dagster resolves the EnvVar, pydantic's repr and str would print the value.
     oid_client_secret: str | None = Field(None, repr=False, description="OID client secret (an EnvVar).")
     target_project: str | None = None
@@ -62,6 +69,8 @@ class OidSyncResource(dg.ConfigurableResource):
     _engine: SyncEngine | None = PrivateAttr(None)
 
     def sync_config(self) -> SyncConfig:
+        if self.config_json is not None:
+            return load_config(self.config_json)
         if not self.config_path:
             return SyncConfig()
         if not Path(self.config_path).is_file():
@@ -116,10 +125,38 @@ class OidSyncResource(dg.ConfigurableResource):
             raise dg.DagsterInvariantViolationError("OidSyncResource.engine is only available during execution")
         return self._engine
 
+    # ---------- the sync, for an asset's body ----------
 
-def resource_from_environment(environ: dict[str, str] | None = None) -> OidSyncResource:
-    """The resource with an EnvVar for every variable that is set at load time (so none is required)."""
-    import os
+    def sync_weeks(
+        self, context: dg.AssetExecutionContext
+    ) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
+        """Sync the run's weeks (one, or a range) of the selected series of an `@oid_sync_assets` asset, newest
+        first; per (series, week) a materialization (only when the week is complete) and its `complete` check.
+        Raises dg.Failure naming the series and weeks that failed, after yielding what succeeded."""
+        series_by_key = series_of_specs(context.assets_def.specs_by_key)
+        with refusals_fail_at_once():
+            yield from sync_series_weeks(context, self.engine, series_by_key)
 
-    environ = dict(os.environ) if environ is None else environ
-    return OidSyncResource(**{name: dg.EnvVar(env) for name, env in ENV_FIELDS.items() if environ.get(env)})
+    def sync_realtime(
+        self,
+        context: dg.AssetExecutionContext,
+        series: Sequence[CatalogSeries],
+        *,
+        warn_lag_s: float = 15 * 60,
+        error_lag_s: float = 60 * 60,
+    ) -> dg.MaterializeResult:
+        """One realtime pass over `series`: each from its synced-through mark to the source's edge, cut at now. The
+        result carries the pass's metadata and the `fresh` and `no_future_points` check results (the asset must
+        declare those checks)."""
+        return sync_realtime_edge(context, self.engine, list(series), warn_lag_s=warn_lag_s, error_lag_s=error_lag_s)
+
+
+def environment_fields(environ: Mapping[str, str] | None = None) -> dict[str, dg.EnvVar]:
+    """A dg.EnvVar for every resource field whose environment variable is set now (so none is required)."""
+    environ = os.environ if environ is None else environ
+    return {name: dg.EnvVar(env) for name, env in ENV_FIELDS.items() if environ.get(env)}
+
+
+def resource_from_environment(environ: Mapping[str, str] | None = None) -> OidSyncResource:
+    """The resource configured by the environment alone, as `oid-sync` and the tests build it."""
+    return OidSyncResource(**environment_fields(environ))

@@ -13,7 +13,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
 
-from oid_sync_dagster.defs.partitions import key_of
+from oid_sync_dagster.integration.partitions import key_of
 from oid_sync_dagster.sync.model import SeriesResult, SyncResult
 from oid_sync_dagster.sync.verify import (
     COMPLETE,

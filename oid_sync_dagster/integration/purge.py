@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import dagster as dg
 from pydantic import Field
 
-from oid_sync_dagster.defs.partitions import key_of, week_of
-from oid_sync_dagster.defs.resources import OidSyncResource
-from oid_sync_dagster.defs.translator import OidSyncTranslator
+from oid_sync_dagster.integration.partitions import key_of, week_of
+from oid_sync_dagster.integration.resources import OidSyncResource
+from oid_sync_dagster.integration.translator import OidSyncTranslator
 from oid_sync_dagster.sync.model import CatalogSeries
 
 PURGE_JOB = "oid_purge"

@@ -1,0 +1,69 @@
+"""`@oid_sync_assets`: weekly-partitioned series assets with a body of your own (the `@fivetran_assets` pattern).
+
+    @oid_sync_assets(name="my_flows", series=flows, partitions_def=weekly_partitions(4, now_ms))
+    def my_flows(context: dg.AssetExecutionContext, oid_sync: OidSyncResource):
+        context.log.info("before the sync")
+        yield from oid_sync.sync_weeks(context)
+
+The built-in shards are made with it too. Each asset carries its source series in its metadata, so
+`OidSyncResource.sync_weeks(context)` knows what to copy; each has a per-week `complete` check.
+"""
+
+# No `from __future__ import annotations`: Dagster inspects the decorated function's annotations at runtime.
+
+import warnings
+from collections.abc import Callable, Sequence
+
+import dagster as dg
+
+from oid_sync_dagster.integration.evaluations import COMPLETE_CHECK
+from oid_sync_dagster.integration.keys import CATALOG_KEY, POOL, STEP_RETRY, series_metadata
+from oid_sync_dagster.integration.translator import OidSyncTranslator
+from oid_sync_dagster.sync.model import CatalogSeries
+
+
+def oid_sync_assets(
+    *,
+    name: str,
+    series: Sequence[CatalogSeries],
+    partitions_def: dg.PartitionsDefinition,
+    translator: OidSyncTranslator | None = None,
+    description: str | None = None,
+    deps: Sequence[dg.AssetKey] = (CATALOG_KEY,),
+    pool: str | None = POOL,
+    retry_policy: dg.RetryPolicy | None = STEP_RETRY,
+) -> Callable[[Callable[..., object]], dg.AssetsDefinition]:
+    """A multi-asset of one asset per series (keys and groups from `translator`), each with a per-week `complete`
+    check; subsettable, one run for any range of weeks (BackfillPolicy.single_run), under `pool`."""
+    translator = translator or OidSyncTranslator()
+    if not series:
+        raise ValueError(f"oid_sync_assets {name!r}: series: no series given")
+    specs = [
+        translator.get_asset_spec(item, partitions_def).merge_attributes(
+            deps=list(deps), metadata=series_metadata(item)
+        )
+        for item in series
+    ]
+    with warnings.catch_warnings():
+        # Partitioned asset checks are a Dagster preview; per-week completeness is what they exist for.
+        warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partitions_def on an AssetCheckSpec")
+        check_specs = [
+            dg.AssetCheckSpec(
+                COMPLETE_CHECK,
+                asset=spec.key,
+                partitions_def=partitions_def,
+                description="Source and target hold the same number of points for the week, and the source has "
+                "published the whole week.",
+            )
+            for spec in specs
+        ]
+    return dg.multi_asset(
+        name=name,
+        specs=specs,
+        check_specs=check_specs,
+        can_subset=True,
+        pool=pool,
+        retry_policy=retry_policy,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        description=description,
+    )

@@ -1,0 +1,223 @@
+"""OidSyncComponent and the public surface, as a Dagster team meets them.
+
+* the package's public names import lazily: the engine and the local CDF import without Dagster;
+* a user's own asset with `@oid_sync_assets` and `yield from oid_sync.sync_weeks(context)` writes exact weeks and
+  exact per-week records;
+* bad attributes fail at load with the attribute's path, the value and the reason, before any request;
+* the attributes reach the definitions (translation, automation, checks, config).
+"""
+
+# No `from __future__ import annotations`: Dagster inspects the user asset's annotations at runtime.
+
+import json
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from cognite.client import CogniteClient
+from cognite.client.data_classes.data_modeling import NodeId
+
+from oid_sync_dagster import OidSyncComponent, OidSyncResource, OidSyncTranslator, oid_sync_assets
+from oid_sync_dagster.integration.component import ComponentAttributeError
+from oid_sync_dagster.integration.keys import CATALOG_KEY
+from oid_sync_dagster.integration.partitions import key_of, weekly_partitions
+from oid_sync_dagster.local_cdf.server import RunningLocalCDF
+from oid_sync_dagster.sync.model import CatalogSeries
+from oid_sync_dagster.sync.windows import MINUTE_MS, WEEK_MS, Window, history_weeks, shift
+from oid_sync_dagster_tests.dagster.conftest import materialize
+from oid_sync_dagster_tests.sync.conftest import assert_same_points, read_points
+
+OFFSET = WEEK_MS + 10 * MINUTE_MS
+SPACE = "oid_sync"
+
+
+def test_the_engine_and_the_local_cdf_import_without_dagster_and_the_public_names_import_lazily() -> None:
+    probe = textwrap.dedent(
+        """
+        import sys
+        import oid_sync_dagster
+        import oid_sync_dagster.sync.engine
+        import oid_sync_dagster.local_cdf.server
+        before = "dagster" in sys.modules
+        component = oid_sync_dagster.OidSyncComponent
+        print(before, "dagster" in sys.modules, component.__module__, sorted(oid_sync_dagster.__all__))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert out[:3] == ["False", "True", "oid_sync_dagster.integration.component"]
+    assert " ".join(out[3:]) == str(["OidSyncComponent", "OidSyncResource", "OidSyncTranslator", "oid_sync_assets"])
+
+
+# ---------- a user's own asset ----------
+
+
+@pytest.mark.clock  # weeks from the wall clock: also run under faketime at four instants (Makefile)
+def test_a_users_own_asset_syncs_exact_weeks_through_the_resource(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    resource: OidSyncResource,
+    small_catalog: list[CatalogSeries],
+    source: CogniteClient,
+    target: CogniteClient,
+    now_ms: int,
+) -> None:
+    assert materialize(defs, instance, resource, [CATALOG_KEY]).success  # the target's nodes
+    chosen = [s for s in small_catalog if not s.is_string][:2] + [s for s in small_catalog if s.is_string][:1]
+    translator = OidSyncTranslator(key_prefix=("mine",))
+    seen: list[str] = []
+
+    @oid_sync_assets(name="my_series", series=chosen, partitions_def=weekly_partitions(3, now_ms), deps=())
+    def my_series(context: dg.AssetExecutionContext, oid_sync: OidSyncResource):  # type: ignore[no-untyped-def]
+        seen.extend(context.partition_keys)  # the user's own code around the sync
+        yield from oid_sync.sync_weeks(context)
+
+    weeks = sorted(history_weeks(now_ms, 2))
+    result = dg.materialize(
+        [my_series],
+        instance=instance,
+        resources={"oid_sync": resource},
+        tags={
+            "dagster/asset_partition_range_start": key_of(weeks[0]),
+            "dagster/asset_partition_range_end": key_of(weeks[1]),
+        },
+    )
+    assert result.success
+    assert seen == [key_of(w) for w in weeks]
+    expected_records = {}
+    for item in chosen:
+        for week in weeks:
+            window = Window(week, week + WEEK_MS)
+            wanted = read_points(source, item.external_id, shift(window, -OFFSET))
+            wanted.timestamps = wanted.timestamps + OFFSET
+            got = read_points(target, NodeId(SPACE, item.external_id), window)
+            assert_same_points(got, wanted)
+            assert len(got) > 0
+            expected_records[(OidSyncTranslator().get_asset_key(item), key_of(week))] = len(got)
+    records = {
+        (e.asset_key, e.partition): e.materialization.metadata["points_written"].value  # type: ignore[misc]
+        for e in result.get_asset_materialization_events()
+    }
+    assert records == expected_records
+    checks = {(e.asset_key, e.partition): e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == dict.fromkeys(expected_records, True)
+    assert translator.get_asset_key(chosen[0]).path[0] == "mine"  # a translator is the user's to choose
+
+
+def test_an_asset_without_series_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="oid_sync_assets 'empty': series: no series given"):
+        oid_sync_assets(name="empty", series=[], partitions_def=weekly_partitions(1, 0))
+
+
+# ---------- attributes ----------
+
+BAD_ATTRIBUTES = [
+    ({"config": {"sync_configuration": {"history_weeks": 0}}}, "config.sync_configuration.history_weeks", "0"),
+    ({"config": {"time_offset": {"offset": "soon"}}}, "config.time_offset.offset", "'soon'"),
+    ({"config": {"sync_configurations": {}}}, "config.sync_configurations", "Extra inputs are not permitted"),
+    ({"config_file": "/nonexistent/ep_oid_sync.config.yaml"}, "config_file", "no such file"),
+    (
+        {
+            "target": {
+                "project": "Bad Project",
+                "cluster": "westeurope-1",
+                "token_url": "https://idp/token",
+                "client_id": "x",
+            }
+        },
+        "target.project",
+        "'Bad Project'",
+    ),
+    (
+        {"target": {"project": "demo", "token_url": "https://idp/token", "client_id": "x"}},
+        "target.base_url",
+        "give a cluster or a base_url",
+    ),
+    (
+        {
+            "target": {
+                "project": "demo",
+                "cluster": "w1",
+                "token_url": "https://idp/t",
+                "client_id": "x",
+                "client_secret_env": "not a name",
+            }
+        },
+        "target.client_secret_env",
+        "should match pattern '^[A-Za-z_][A-Za-z0-9_]*$' (got '<redacted>')",  # a pasted secret is never echoed
+    ),
+    ({"automation": {"realtime_interval_s": 0}}, "automation.realtime_interval_s", "must be positive (got 0)"),
+    ({"automation": {"history_max_attempts": -1}}, "automation.history_max_attempts", "must be positive (got -1)"),
+    (
+        {"checks": {"realtime_warn_lag_s": 600, "realtime_error_lag_s": 60}},
+        "checks.realtime_error_lag_s",
+        "must be at least checks.realtime_warn_lag_s (600) (got 60)",
+    ),
+    ({"translation": {"key_prefix": ["my prefix"]}}, "translation.key_prefix", "['my prefix']"),
+    ({"config_file": "a.yaml", "config": {}}, "config_file and config", "give one of them, not both"),
+]
+
+
+@pytest.mark.parametrize(("attributes", "path", "shown"), BAD_ATTRIBUTES, ids=[case[1] for case in BAD_ATTRIBUTES])
+def test_a_bad_attribute_fails_at_load_naming_path_value_and_reason_with_no_request(
+    tmp_path: Path, live_cdf: RunningLocalCDF, monkeypatch: pytest.MonkeyPatch, attributes: dict, path: str, shown: str
+) -> None:
+    monkeypatch.setenv("OID_SYNC_LOCAL_CDF_URL", live_cdf.base_url)
+    defs_yaml = tmp_path / "defs.yaml"
+    defs_yaml.write_text(json.dumps({"type": "oid_sync_dagster.OidSyncComponent", "attributes": attributes}))
+    live_cdf.request_log.clear()
+    with pytest.raises(ComponentAttributeError) as raised:
+        OidSyncComponent.from_defs_yaml(defs_yaml).load_definitions()
+    message = str(raised.value)
+    line = next((ln for ln in message.splitlines() if path in ln), None)
+    assert line is not None, message
+    assert shown in line, message
+    assert list(live_cdf.request_log.records) == []
+
+
+def test_a_secret_is_named_never_resolved_and_never_shown(
+    live_cdf: RunningLocalCDF, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MY_TARGET_SECRET", "s3cr3t-value-never-shown")
+    component = OidSyncComponent.model_validate(
+        {
+            "target": {
+                "project": "demo",
+                "cluster": "westeurope-1",
+                "token_url": "https://idp/token",
+                "client_id": "app",
+                "client_secret_env": "MY_TARGET_SECRET",
+            }
+        }
+    )
+    resource = component.get_resource()
+    assert resource.target_client_secret == dg.EnvVar("MY_TARGET_SECRET")
+    assert resource.target_base_url == "https://westeurope-1.cognitedata.com"
+    assert resource.target_scopes == "https://westeurope-1.cognitedata.com/.default"
+    assert "s3cr3t" not in repr(resource) and "s3cr3t" not in component.model_dump_json()
+
+
+@pytest.mark.clock
+def test_attributes_reach_the_definitions(
+    state: object, live_cdf: RunningLocalCDF, monkeypatch: pytest.MonkeyPatch, now_ms: int
+) -> None:
+    monkeypatch.setenv("OID_SYNC_LOCAL_CDF_URL", live_cdf.base_url)
+    component = OidSyncComponent.model_validate(
+        {
+            "config": {"sync_configuration": {"history_weeks": 3}},
+            "translation": {"key_prefix": ["plant", "valhall"]},
+            "automation": {"realtime_interval_s": 45, "history_interval_s": 20},
+        }
+    )
+    defs = component.build_definitions(state, clock=lambda: now_ms)  # type: ignore[arg-type]
+    series_specs = [s for s in defs.resolve_all_asset_specs() if s.partitions_def is not None]
+    assert series_specs and all(s.key.path[:2] == ["plant", "valhall"] for s in series_specs)
+    at = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+    weeks = series_specs[0].partitions_def.get_partition_keys(current_time=at)  # type: ignore[union-attr]
+    assert weeks == [key_of(w) for w in sorted(history_weeks(now_ms, 3))]
+    intervals = {sensor.name: sensor.minimum_interval_seconds for sensor in defs.sensors or []}
+    assert intervals == {"oid_realtime_sensor": 45, "oid_history_sensor": 20}
+    assert component.get_resource().sync_config().sync_configuration.history_weeks == 3
