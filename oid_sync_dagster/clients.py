@@ -222,7 +222,8 @@ def clients_from_env(
 ) -> CDFClients:
     """Source and target clients from config and env, and the SDK's process-wide settings to match.
 
-    Source: the real OID iff `oid_connection.client_secret_env` is set, else the local CDF's `publicdata`.
+    Source: `oid_connection` (OID, or any CDF project) iff `oid_connection.client_secret_env` is set, else the
+    project `oid_connection.project` (default `publicdata`, synthetic) on the local CDF.
     Target: `target_connection_from_env` (CDF_PROJECT, ...) when CDF_PROJECT is set, else `target_project` on
     the local CDF. A side that is local needs the local CDF's URL: `local_cdf_url`, else $OID_SYNC_LOCAL_CDF_URL.
     A missing secret or URL fails before any request and before the process-wide settings change; building the
@@ -253,7 +254,9 @@ def clients_from_env(
     if source_real:
         source = oid_source_client(config.oid_connection, environ, timeout_s=timeout_s)
     else:
-        source = local_client(local_url, LOCAL_SOURCE_PROJECT, timeout_s=timeout_s)
+        # The local CDF's synthetic `publicdata` by default; any other project on it (one a test or a user wrote)
+        # when oid_connection.project names one.
+        source = local_client(local_url, config.oid_connection.project, timeout_s=timeout_s)
     target = (
         target_client(target_conn, environ, timeout_s=timeout_s)
         if target_conn is not None

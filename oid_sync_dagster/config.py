@@ -108,13 +108,14 @@ class _Model(BaseModel):
 
 
 class OidConnection(_Model):
-    """Where the source (OID `publicdata` by default) lives and how to authenticate to it."""
+    """Where the source lives and how to authenticate to it: OID (`publicdata`) by default, or any CDF project
+    through any OAuth2 client-credentials IdP (give base_url or cluster, and token_url or tenant_id)."""
 
     tenant_id: str = Field(
         "48d5043c-cf70-4c49-881c-c638f5796997", pattern=_UUID_RE, description="Entra ID tenant of OID."
     )
     client_id: str = Field(
-        "1b90ede3-271e-401b-81a0-a4d52bea3273", pattern=_UUID_RE, description="OID's public application id."
+        "1b90ede3-271e-401b-81a0-a4d52bea3273", min_length=1, description="OID's public application id."
     )
     cluster: str = Field("api", pattern=r"^[a-z0-9][a-z0-9-]*$", description="CDF cluster, e.g. api.")
     project: str = Field("publicdata", pattern=r"^[a-z0-9][a-z0-9-]*$", description="Source CDF project.")
@@ -123,22 +124,45 @@ class OidConnection(_Model):
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
         description="Name of the env var holding the OID client secret; the secret itself is never config.",
     )
+    # Field order matters: each default is derived from the fields above it.
+    base_url: str = Field(
+        None,  # https://<cluster>.cognitedata.com
+        validate_default=True,
+        description="The source's API URL, e.g. https://westeurope-1.cognitedata.com; wins over cluster.",
+    )
+    token_url: str = Field(
+        None,  # Entra ID's endpoint of tenant_id
+        validate_default=True,
+        description="The IdP's OAuth2 token endpoint; default Entra ID's for tenant_id.",
+    )
+    scopes: list[Annotated[str, Field(min_length=1)]] = Field(
+        None, validate_default=True, min_length=1, description="OAuth2 scopes; default ['<base_url>/.default']."
+    )
 
-    @property
-    def token_url(self) -> str:
-        return f"https://login.microsoftonline.com/{self.tenant_id}/oauth2/v2.0/token"
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _base_url(cls, value: object, info: ValidationInfo) -> object:
+        if value is None:
+            return f"https://{info.data.get('cluster', 'api')}.cognitedata.com"
+        return normalize_base_url(value)  # type: ignore[arg-type]
 
-    @property
-    def scopes(self) -> list[str]:
-        return [self.scope]
+    @field_validator("token_url", mode="before")
+    @classmethod
+    def _token_url(cls, value: object, info: ValidationInfo) -> object:
+        if value is None:
+            return f"https://login.microsoftonline.com/{info.data.get('tenant_id', '')}/oauth2/v2.0/token"
+        if not isinstance(value, str) or not re.fullmatch(r"https?://\S+", value):
+            raise ValueError(f"must be an http(s) URL (got {value!r})")
+        return value
+
+    @field_validator("scopes", mode="before")
+    @classmethod
+    def _scopes(cls, value: object, info: ValidationInfo) -> object:
+        return [f"{info.data.get('base_url') or '<base_url>'}/.default"] if value is None else value
 
     @property
     def scope(self) -> str:
-        return f"https://{self.cluster}.cognitedata.com/.default"
-
-    @property
-    def base_url(self) -> str:
-        return f"https://{self.cluster}.cognitedata.com"
+        return self.scopes[0]
 
 
 _PROJECT_RE = r"^[a-z0-9][a-z0-9-]*$"
@@ -369,6 +393,12 @@ class SyncConfiguration(_Model):
         description="How far back realtime reaches (from its window's end); older gaps heal by week sealing.",
     )
     external_id_prefix: str = Field("pi:", min_length=1, description="Source series selected by prefix.")
+    external_ids: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        None, min_length=1, description="Exactly these source series (the prefix is then not used)."
+    )
+    data_set_external_id: str | None = Field(
+        None, min_length=1, description="Only source series in this data set (with the prefix)."
+    )
     extraction_pipeline_external_id: str | None = Field(
         None, min_length=1, max_length=255, description="Extraction pipeline to report runs to; None: none."
     )

@@ -64,7 +64,7 @@ def test_status_after_syncs(cli_env: CliEnv, capsys: pytest.CaptureFixture[str])
     with dg.DagsterInstance.from_config(str(cli_env.home)) as instance:
         realtime = instance.get_latest_materialization_event(REALTIME_KEY)
         assert realtime is not None and realtime.asset_materialization is not None
-        realtime_points = realtime.asset_materialization.metadata["points_written"].value
+        realtime_points = realtime.asset_materialization.metadata["oid_sync/points_written"].value
         realtime_run = realtime.run_id
 
     # Every series, two weeks: the newest one holds the glob's three series, the older one nothing.

@@ -115,7 +115,7 @@ def week_points(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) 
     ).records
     materialization = record.asset_materialization
     assert materialization is not None
-    return int(materialization.metadata["points_written"].value)  # type: ignore[arg-type]
+    return int(materialization.metadata["oid_sync/points_written"].value)  # type: ignore[arg-type]
 
 
 def runs_by_kind(instance: dg.DagsterInstance) -> dict[str, dg.DagsterRun]:
@@ -187,11 +187,11 @@ def test_one_week_of_a_glob(cli_env: CliEnv, capsys: pytest.CaptureFixture[str])
         assert history.asset_selection == set(KEYS.values())  # only the glob's series, in the two shards they are in
         catalog_event = instance.get_latest_materialization_event(CATALOG_KEY)
         assert catalog_event is not None and catalog_event.asset_materialization is not None
-        assert catalog_event.asset_materialization.metadata["created"].value == CATALOG_SIZE
+        assert catalog_event.asset_materialization.metadata["oid_sync/created"].value == CATALOG_SIZE
         realtime_event = instance.get_latest_materialization_event(REALTIME_KEY)
         assert realtime_event is not None and realtime_event.asset_materialization is not None
-        realtime_points = realtime_event.asset_materialization.metadata["points_written"].value
-        assert realtime_event.asset_materialization.metadata["failed_series"].value == 0
+        realtime_points = realtime_event.asset_materialization.metadata["oid_sync/points_written"].value
+        assert realtime_event.asset_materialization.metadata["oid_sync/failed_series"].value == 0
 
     # Progress (stderr, plain lines on a non-terminal): one line per finished (group, week), then the totals.
     lines = history_lines(err)
@@ -266,8 +266,8 @@ def test_a_failing_series_exits_1_and_the_others_complete(cli_env: CliEnv, capsy
         assert runs["catalog"].status == runs["realtime"].status == dg.DagsterRunStatus.SUCCESS
         realtime_event = instance.get_latest_materialization_event(REALTIME_KEY)
         assert realtime_event is not None and realtime_event.asset_materialization is not None
-        assert realtime_event.asset_materialization.metadata["failed_series"].value == 1
-        realtime_points = realtime_event.asset_materialization.metadata["points_written"].value
+        assert realtime_event.asset_materialization.metadata["oid_sync/failed_series"].value == 1
+        realtime_points = realtime_event.asset_materialization.metadata["oid_sync/points_written"].value
 
     points = sum(counts.values())
     final = history_lines(err)[-1].split(" | ")

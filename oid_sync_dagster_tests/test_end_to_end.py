@@ -116,7 +116,7 @@ def test_a_backfill_from_the_ui_syncs_the_target_and_records_its_checks(tmp_path
 
         # The series need the target catalog (their nodes); the realtime sensor's first run materializes it.
         catalog, catalog_by = ensure_target_catalog(gql, repo)
-        assert catalog["metadata"]["series"] >= len(paths), catalog
+        assert catalog["metadata"]["oid_sync/series"] >= len(paths), catalog
         mark("catalog")
 
         launched = gql.launch_partition_backfill(
@@ -160,7 +160,11 @@ def test_a_backfill_from_the_ui_syncs_the_target_and_records_its_checks(tmp_path
                 assert latest is not None and latest["runId"] == run["runId"], (path, week, latest)
                 assert check is not None, (path, week)
                 assert (check["runId"], check["partition"], check["status"]) == (run["runId"], week, "SUCCEEDED")
-                assert check["passed"] is True and check["metadata"]["status"] == "complete", (path, week, check)
+                assert check["passed"] is True and check["metadata"]["oid_sync/status"] == "complete", (
+                    path,
+                    week,
+                    check,
+                )
         mark("record verified")
 
         # The target, read next to the running Dagster (the local CDF's SQLite store takes concurrent processes).
@@ -182,9 +186,11 @@ def test_a_backfill_from_the_ui_syncs_the_target_and_records_its_checks(tmp_path
                         np.testing.assert_array_equal(got[2], want[2])  # NaN equals NaN here
                     counts[external_id, week] = len(got[0])
                     metadata = record[path]["latest"][week]["metadata"]
-                    assert metadata["points_written"] == len(got[0]), (path, week, metadata)
+                    assert metadata["oid_sync/points_written"] == len(got[0]), (path, week, metadata)
                     check_counts = record[path]["check"][week]["metadata"]
-                    assert check_counts["source_points"] == check_counts["target_points"] == len(got[0])
+                    assert (
+                        check_counts["oid_sync/source_points"] == check_counts["oid_sync/target_points"] == len(got[0])
+                    )
         mark("target verified")
 
         # Nothing else synced history meanwhile; the realtime sensor ran (whether beside the backfill run is timing).

@@ -5,12 +5,14 @@ the realtime edge. Every op body is a thin call into the engine plus the events 
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 
 import dagster as dg
 
 from oid_sync_dagster.integration.decorator import oid_sync_assets
 from oid_sync_dagster.integration.keys import (
     CATALOG_KEY,
+    DEFAULT_NAMES,
     DRIFT_CHECK,
     FRESH_CHECK,
     FUTURE_CHECK,
@@ -19,7 +21,9 @@ from oid_sync_dagster.integration.keys import (
     SOURCE_KEY,
     STEP_RETRY,
     TYPES_CHECK,
+    Names,
 )
+from oid_sync_dagster.integration.records import CatalogRecord
 from oid_sync_dagster.integration.resources import OidSyncResource
 from oid_sync_dagster.integration.steps import refusals_fail_at_once
 from oid_sync_dagster.integration.translator import OidSyncTranslator
@@ -27,12 +31,19 @@ from oid_sync_dagster.sync.model import CatalogSeries
 
 __all__ = ["CATALOG_KEY", "POOL", "REALTIME_KEY", "SOURCE_KEY", "STEP_RETRY", "build_series_assets"]
 
-source_catalog_spec = dg.AssetSpec(
-    SOURCE_KEY,
-    group_name="catalog",
-    description="The source's time series (OID publicdata, or the local CDF's synthetic copy); read only.",
-    kinds={"cognite"},
-)
+
+def source_catalog_spec(names: Names = DEFAULT_NAMES) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        names.source_catalog,
+        group_name=names.group("catalog"),
+        description="The source's time series (OID publicdata, or the local CDF's synthetic copy); read only.",
+        kinds={"cognite"},
+    )
+
+
+def resource_of(context: dg.AssetExecutionContext | dg.OpExecutionContext, names: Names) -> OidSyncResource:
+    """The instance's resource (keyed per instance, so two instances hold two configurations)."""
+    return getattr(context.resources, names.resource)
 
 
 # ---------- series ----------
@@ -43,13 +54,15 @@ def build_series_assets(
     translator: OidSyncTranslator,
     partitions_def: dg.PartitionsDefinition,
     retry_policy: dg.RetryPolicy = STEP_RETRY,
+    names: Names = DEFAULT_NAMES,
 ) -> list[dg.AssetsDefinition]:
     """One multi-asset per group: few steps to schedule, parallel under the pool, one run for a whole range."""
     by_group: dict[str, list[CatalogSeries]] = defaultdict(list)
     for item in catalog:
         by_group[translator.get_group_name(item)].append(item)
     return [
-        _shard(group, members, translator, partitions_def, retry_policy) for group, members in sorted(by_group.items())
+        _shard(group, members, translator, partitions_def, retry_policy, names)
+        for group, members in sorted(by_group.items())
     ]
 
 
@@ -59,17 +72,21 @@ def _shard(
     translator: OidSyncTranslator,
     partitions_def: dg.PartitionsDefinition,
     retry_policy: dg.RetryPolicy,
+    names: Names,
 ) -> dg.AssetsDefinition:
     @oid_sync_assets(
-        name=f"oid_{group}_series",
+        name=names.shard(group),
         series=members,
         partitions_def=partitions_def,
         translator=translator,
+        deps=[names.target_catalog],
+        pool=names.pool,
         retry_policy=retry_policy,
+        required_resource_keys={names.resource},
         description=f"Weekly history of the {group} series.",
     )
-    def _sync(context: dg.AssetExecutionContext, oid_sync: OidSyncResource) -> Iterator[object]:
-        yield from oid_sync.sync_weeks(context)
+    def _sync(context: dg.AssetExecutionContext) -> Iterator[object]:
+        yield from resource_of(context, names).sync_weeks(context)
 
     return _sync
 
@@ -78,32 +95,35 @@ def _shard(
 
 
 def build_catalog_asset(
-    catalog: Sequence[CatalogSeries], retry_policy: dg.RetryPolicy = STEP_RETRY
+    catalog: Sequence[CatalogSeries], retry_policy: dg.RetryPolicy = STEP_RETRY, names: Names = DEFAULT_NAMES
 ) -> dg.AssetsDefinition:
     loaded = {s.external_id: s for s in catalog}
 
     @dg.asset(
-        key=CATALOG_KEY,
-        group_name="catalog",
-        deps=[SOURCE_KEY],
-        pool=POOL,
+        key=names.target_catalog,
+        group_name=names.group("catalog"),
+        deps=[names.source_catalog],
+        pool=names.pool,
         retry_policy=retry_policy,
+        required_resource_keys={names.resource},
         kinds={"cognite"},
         description="CogniteTimeSeries nodes for every source series in the target's instance space, plus "
         "the sync-state schema.",
         check_specs=[
-            dg.AssetCheckSpec(TYPES_CHECK, asset=CATALOG_KEY, description="Every target node has its source's type."),
             dg.AssetCheckSpec(
-                DRIFT_CHECK, asset=CATALOG_KEY, description="The source lists the series this location loaded."
+                TYPES_CHECK, asset=names.target_catalog, description="Every target node has its source's type."
+            ),
+            dg.AssetCheckSpec(
+                DRIFT_CHECK, asset=names.target_catalog, description="The source lists the series this location loaded."
             ),
         ],
     )
-    def target_catalog(context: dg.AssetExecutionContext, oid_sync: OidSyncResource) -> dg.MaterializeResult:
+    def target_catalog(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        oid_sync = resource_of(context, names)
         engine = oid_sync.engine
         with refusals_fail_at_once():
             outcome = engine.sync_catalog(list(loaded.values()))
-            prefix = oid_sync.sync_config().sync_configuration.external_id_prefix
-            current = {s.external_id for s in engine.list_catalog(prefix)}
+            current = {s.external_id for s in engine.list_catalog()}
         added, removed = sorted(current - loaded.keys()), sorted(loaded.keys() - current)
         for problem in outcome.problems.values():
             context.log.warning(problem)
@@ -112,15 +132,15 @@ def build_catalog_asset(
             f"({', '.join(removed[:10])}); reload the code location (Deployment > Reload) to pick them up"
         )
         return dg.MaterializeResult(
-            metadata={
-                "series": len(loaded),
-                "created": len(outcome.created),
-                "updated": len(outcome.updated),
-                "unchanged": len(outcome.unchanged),
-                "conflicts": len(outcome.conflicts),
-                "missing": len(outcome.missing),
-                "mode": oid_sync.mode,
-            },
+            metadata=CatalogRecord(
+                series=len(loaded),
+                created=len(outcome.created),
+                updated=len(outcome.updated),
+                unchanged=len(outcome.unchanged),
+                conflicts=len(outcome.conflicts),
+                missing=len(outcome.missing),
+                mode=oid_sync.mode,
+            ).to_metadata(),
             check_results=[
                 dg.AssetCheckResult(
                     check_name=TYPES_CHECK,
@@ -150,22 +170,31 @@ def build_realtime_asset(
     warn_lag_s: float,
     error_lag_s: float,
     retry_policy: dg.RetryPolicy = STEP_RETRY,
+    names: Names = DEFAULT_NAMES,
 ) -> dg.AssetsDefinition:
     @dg.asset(
-        key=REALTIME_KEY,
-        group_name="realtime",
-        deps=[CATALOG_KEY],
-        pool=POOL,
+        key=names.realtime,
+        group_name=names.group("realtime"),
+        deps=[names.target_catalog],
+        pool=names.pool,
         retry_policy=retry_policy,
+        required_resource_keys={names.resource},
         kinds={"cognite"},
+        # Time since the last realtime pass (the UI's fresh/stale); the `fresh` check measures the data's own lag.
+        freshness_policy=dg.FreshnessPolicy.time_window(
+            fail_window=timedelta(seconds=error_lag_s),
+            warn_window=timedelta(seconds=warn_lag_s) if warn_lag_s < error_lag_s else None,
+        ),
         description="The open edge: every series from its synced-through mark to the source's published edge, "
         "shifted and cut at now. Driven by the realtime sensor; downtime heals on the next run.",
         check_specs=[
-            dg.AssetCheckSpec(FRESH_CHECK, asset=REALTIME_KEY, description="Realtime lag is within bounds."),
-            dg.AssetCheckSpec(FUTURE_CHECK, asset=REALTIME_KEY, description="No target point lies after now."),
+            dg.AssetCheckSpec(FRESH_CHECK, asset=names.realtime, description="Realtime lag is within bounds."),
+            dg.AssetCheckSpec(FUTURE_CHECK, asset=names.realtime, description="No target point lies after now."),
         ],
     )
-    def realtime(context: dg.AssetExecutionContext, oid_sync: OidSyncResource) -> dg.MaterializeResult:
-        return oid_sync.sync_realtime(context, catalog, warn_lag_s=warn_lag_s, error_lag_s=error_lag_s)
+    def realtime(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        return resource_of(context, names).sync_realtime(
+            context, catalog, warn_lag_s=warn_lag_s, error_lag_s=error_lag_s
+        )
 
     return realtime

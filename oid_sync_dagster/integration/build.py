@@ -9,8 +9,6 @@ import dagster as dg
 
 from oid_sync_dagster.config import SyncConfig
 from oid_sync_dagster.integration.assets import (
-    CATALOG_KEY,
-    REALTIME_KEY,
     STEP_RETRY,
     build_catalog_asset,
     build_realtime_asset,
@@ -18,6 +16,7 @@ from oid_sync_dagster.integration.assets import (
     source_catalog_spec,
 )
 from oid_sync_dagster.integration.catalog_state import CatalogState
+from oid_sync_dagster.integration.keys import DEFAULT_NAMES, Names
 from oid_sync_dagster.integration.partitions import weekly_partitions
 from oid_sync_dagster.integration.purge import build_purge_job
 from oid_sync_dagster.integration.resources import OidSyncResource
@@ -54,34 +53,41 @@ def build_definitions(
     realtime_error_lag_s: float = 60 * 60,
     clock: Callable[[], int] = wall_clock_ms,
     step_retry: dg.RetryPolicy = STEP_RETRY,
+    names: Names = DEFAULT_NAMES,
 ) -> dg.Definitions:
-    translator = translator or OidSyncTranslator()
+    translator = translator or OidSyncTranslator(key_prefix=(names.root,))
     catalog = state.catalog()
     n_weeks = config.sync_configuration.history_weeks
     partitions_def = weekly_partitions(n_weeks, state.fetched_at_ms)
-    series_assets = build_series_assets(catalog, translator, partitions_def, step_retry)
+    series_assets = build_series_assets(catalog, translator, partitions_def, step_retry, names)
     series_keys = [key for shard in series_assets for key in shard.keys]
     realtime_job = dg.define_asset_job(
-        "oid_realtime",
-        selection=[CATALOG_KEY, REALTIME_KEY],
+        names.job("realtime"),
+        selection=[names.target_catalog, names.realtime],
         # Run monitoring fails a realtime run stuck past this (its worker gone with a killed `oid-sync dev`, which
         # no code server is left to notice): the realtime sensor waits for no run longer.
-        tags={KIND_TAG: "realtime", "dagster/max_runtime": str(REALTIME_MAX_RUNTIME_S)},
+        tags={KIND_TAG: names.kind("realtime"), "dagster/max_runtime": str(REALTIME_MAX_RUNTIME_S)},
     )
-    history_job = dg.define_asset_job("oid_history", selection=series_keys, tags={KIND_TAG: "history"})
+    history_job = dg.define_asset_job(
+        names.job("history"), selection=series_keys, tags={KIND_TAG: names.kind("history")}
+    )
     first_week = week_start(state.fetched_at_ms) - n_weeks * WEEK_MS
     return dg.Definitions(
         assets=[
-            source_catalog_spec,
-            build_catalog_asset(catalog, step_retry),
+            source_catalog_spec(names),
+            build_catalog_asset(catalog, step_retry, names),
             *series_assets,
             build_realtime_asset(
-                catalog, warn_lag_s=realtime_warn_lag_s, error_lag_s=realtime_error_lag_s, retry_policy=step_retry
+                catalog,
+                warn_lag_s=realtime_warn_lag_s,
+                error_lag_s=realtime_error_lag_s,
+                retry_policy=step_retry,
+                names=names,
             ),
         ],
-        jobs=[realtime_job, history_job, build_purge_job(catalog, translator)],
+        jobs=[realtime_job, history_job, build_purge_job(catalog, translator, names)],
         sensors=[
-            build_realtime_sensor(realtime_job.name, realtime_interval_s, state.fetched_at_ms),
+            build_realtime_sensor(realtime_job.name, realtime_interval_s, state.fetched_at_ms, names),
             build_history_sensor(
                 history_job.name,
                 series_keys,
@@ -91,8 +97,9 @@ def build_definitions(
                 max_attempts=history_max_attempts,
                 reset_token=_reset_token(config),
                 clock=clock,
+                names=names,
             ),
         ],
-        schedules=[build_realtime_schedule(realtime_job.name)],
-        resources={"oid_sync": resource},
+        schedules=[build_realtime_schedule(realtime_job.name, names)],
+        resources={names.resource: resource},
     )

@@ -76,5 +76,4 @@ def state_of(catalog: Sequence[CatalogSeries], fetched_at_ms: int) -> CatalogSta
 def fetch_catalog_state(resource: OidSyncResource) -> CatalogState:
     """The source catalog now, read as a run would (EnvVars resolved, the local CDF started and stopped if needed)."""
     with resource.process_config_and_initialize_cm() as initialized:
-        prefix = initialized.sync_config().sync_configuration.external_id_prefix
-        return state_of(initialized.engine.list_catalog(prefix), wall_clock_ms())
+        return state_of(initialized.engine.list_catalog(), wall_clock_ms())

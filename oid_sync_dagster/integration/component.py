@@ -26,6 +26,7 @@ from pydantic import Field, ValidationError
 from oid_sync_dagster.config import ConfigError, SyncConfig, TargetConnection, format_validation_error, load_config
 from oid_sync_dagster.integration.build import build_definitions
 from oid_sync_dagster.integration.catalog_state import CatalogState, fetch_catalog_state
+from oid_sync_dagster.integration.keys import Names
 from oid_sync_dagster.integration.resources import OidSyncResource, environment_fields
 from oid_sync_dagster.integration.translator import OidSyncTranslator
 
@@ -52,7 +53,9 @@ class TargetAttributes(dg.Model):
 
 
 class TranslationAttributes(dg.Model):
-    key_prefix: list[str] = Field(["oid"], description="Asset key prefix of the series assets.")
+    key_prefix: list[str] | None = Field(
+        None, description="Asset key prefix of the series assets; default [name], or [oid] for an unnamed instance."
+    )
 
 
 class AutomationAttributes(dg.Model):
@@ -75,6 +78,11 @@ class OidSyncComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
     (the CDF Toolkit's variables, OPEN_ID_CLIENT_SECRET for OID).
     """
 
+    name: str | None = Field(
+        None,
+        description="Names this instance: its asset keys, jobs, sensors, resource and pool start with it, so two "
+        "instances (two targets, two selections) load side by side. Default: the `oid` names.",
+    )
     config_file: str | None = Field(
         None, description=f"A YAML file in the predecessor's schema (ep_oid_sync.config.yaml); else ${CONFIG_ENV}."
     )
@@ -94,7 +102,13 @@ class OidSyncComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
 
     @property
     def defs_state_config(self) -> DefsStateConfig:
-        return DefsStateConfig.from_args(self.defs_state, default_key="OidSyncComponent[source_catalog]")
+        return DefsStateConfig.from_args(self.defs_state, default_key=f"OidSyncComponent[{self.names().root}]")
+
+    def names(self) -> Names:
+        try:
+            return Names(self.name)
+        except ValueError as error:
+            raise ComponentAttributeError(str(error)) from None
 
     # ---------- what the attributes resolve to ----------
 
@@ -155,10 +169,12 @@ class OidSyncComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
 
     def get_translator(self) -> OidSyncTranslator:
         """Override to change keys, groups or descriptions (see OidSyncTranslator)."""
-        return OidSyncTranslator(key_prefix=tuple(self.translation.key_prefix))
+        prefix = self.translation.key_prefix or [self.names().root]
+        return OidSyncTranslator(key_prefix=tuple(prefix))
 
     def validate_attributes(self) -> None:
         """Every attribute, checked before the catalog is fetched (so a bad one costs no request)."""
+        self.names()
         self.sync_config()
         self.target_connection()
         self._check_positive("automation.realtime_interval_s", self.automation.realtime_interval_s)
@@ -170,7 +186,8 @@ class OidSyncComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
                 f"checks.realtime_error_lag_s: must be at least checks.realtime_warn_lag_s "
                 f"({self.checks.realtime_warn_lag_s:g}) (got {self.checks.realtime_error_lag_s:g})"
             )
-        if not self.translation.key_prefix or any(not part.isidentifier() for part in self.translation.key_prefix):
+        prefix = self.translation.key_prefix
+        if prefix is not None and (not prefix or any(not part.isidentifier() for part in prefix)):
             raise ComponentAttributeError(
                 "translation.key_prefix: must be a non-empty list of names of letters, digits and underscores "
                 f"(got {self.translation.key_prefix!r})"
@@ -226,6 +243,7 @@ class OidSyncComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
             "history_max_attempts": self.automation.history_max_attempts,
             "realtime_warn_lag_s": self.checks.realtime_warn_lag_s,
             "realtime_error_lag_s": self.checks.realtime_error_lag_s,
+            "names": self.names(),
         }
         return build_definitions(
             state, config=self.sync_config(), resource=self.get_resource(), **{**settings, **overrides}

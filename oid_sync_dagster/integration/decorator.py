@@ -32,6 +32,7 @@ def oid_sync_assets(
     deps: Sequence[dg.AssetKey] = (CATALOG_KEY,),
     pool: str | None = POOL,
     retry_policy: dg.RetryPolicy | None = STEP_RETRY,
+    required_resource_keys: set[str] | None = None,
 ) -> Callable[[Callable[..., object]], dg.AssetsDefinition]:
     """A multi-asset of one asset per series (keys and groups from `translator`), each with a per-week `complete`
     check; subsettable, one run for any range of weeks (BackfillPolicy.single_run), under `pool`."""
@@ -57,6 +58,14 @@ def oid_sync_assets(
             )
             for spec in specs
         ]
+    # Dagster counts a step's check outputs only as check results of a single partition; a run over a range of
+    # weeks records each week's `complete` evaluation as its own event, and Dagster's INFO line says the outputs
+    # were not yielded. Said once here, where users look, rather than hidden.
+    why = (
+        "In a run over several weeks Dagster logs that the step 'did not yield or return expected outputs' for "
+        "the `complete` checks: each week's check is recorded as its own evaluation, which Dagster does not count "
+        "as the step's output. Every checked week is in the asset's check history."
+    )
     return dg.multi_asset(
         name=name,
         specs=specs,
@@ -65,5 +74,6 @@ def oid_sync_assets(
         pool=pool,
         retry_policy=retry_policy,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        description=description,
+        required_resource_keys=required_resource_keys,
+        description=f"{description}\n\n{why}" if description else why,
     )

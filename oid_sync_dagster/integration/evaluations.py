@@ -3,7 +3,7 @@ Dagster plots (points, counts, seconds), one per (series, week)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 import dagster as dg
 
@@ -14,6 +14,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 )
 
 from oid_sync_dagster.integration.partitions import key_of
+from oid_sync_dagster.integration.records import CompletenessRecord, RealtimeRecord, SeriesFailure, WeekRecord
 from oid_sync_dagster.sync.model import SeriesResult, SyncResult
 from oid_sync_dagster.sync.verify import (
     COMPLETE,
@@ -31,15 +32,14 @@ COMPLETE_CHECK = "complete"
 def week_materialization(
     key: dg.AssetKey, week: int, series: SeriesResult, verification: SeriesVerification | None, seconds: float
 ) -> dg.AssetMaterialization:
-    metadata: dict[str, object] = {
-        "points_written": series.points_by_week.get(week, 0),
-        "target_window_start": dg.MetadataValue.timestamp(week / 1000),
-        "target_window_end": dg.MetadataValue.timestamp((week + WEEK_MS) / 1000),
-        "duration_s": round(seconds, 3),
-    }
-    if verification is not None and verification.target_count is not None:
-        metadata["target_points"] = verification.target_count
-    return dg.AssetMaterialization(asset_key=key, partition=key_of(week), metadata=metadata)
+    record = WeekRecord(
+        points_written=series.points_by_week.get(week, 0),
+        target_points=verification.target_count if verification is not None else None,
+        window_start=week / 1000,
+        window_end=(week + WEEK_MS) / 1000,
+        duration_s=round(seconds, 3),
+    )
+    return dg.AssetMaterialization(asset_key=key, partition=key_of(week), metadata=record.to_metadata())
 
 
 class RunMaterializations:
@@ -90,21 +90,20 @@ def completeness_evaluation(
     An empty source window is a WARN, not a pass: nothing to compare means nothing proven.
     """
     status = verification.status
-    metadata: dict[str, object] = {
-        "status": status,
-        "source_points": verification.source_count if verification.source_count is not None else -1,
-        "target_points": verification.target_count if verification.target_count is not None else -1,
-        "missing_points": verification.missing_points,
-    }
-    if window.source_edge is not None:
-        metadata["source_edge"] = dg.MetadataValue.timestamp(window.source_edge / 1000)
+    record = CompletenessRecord(
+        status=status,
+        source_points=verification.source_count,
+        target_points=verification.target_count,
+        missing_points=verification.missing_points,
+        source_edge=window.source_edge / 1000 if window.source_edge is not None else None,
+    )
     return dg.AssetCheckEvaluation(
         asset_key=key,
         check_name=COMPLETE_CHECK,
         passed=status == COMPLETE,
         severity=dg.AssetCheckSeverity.WARN if status == EMPTY_SOURCE else dg.AssetCheckSeverity.ERROR,
         partition=key_of(week),
-        metadata=metadata,
+        metadata=record.to_metadata(),
         description=_describe(status, verification),
         target_materialization_data=target,
     )
@@ -122,17 +121,28 @@ def _describe(status: str, v: SeriesVerification) -> str:
     return f"target has {v.target_count:,} of {v.source_count:,} source points"
 
 
-def run_metadata(result: SyncResult) -> Mapping[str, object]:
-    """Numbers for a run's own event (and the Plots tab)."""
-    return {
-        "points_written": result.points_written,
-        "points_read": result.points_read,
-        "series": len(result.series),
-        "failed_series": len(result.failed),
-        "duration_s": round(result.seconds, 3),
-        "points_per_s": round(result.points_written / result.seconds) if result.seconds else 0,
-        "summary": result.summary_line(),
-    }
+def realtime_record(result: SyncResult, *, lag_s: float | None = None) -> RealtimeRecord:
+    """A realtime pass as its record (its materialization's metadata, and the Plots tab's numbers)."""
+    return RealtimeRecord(
+        points_written=result.points_written,
+        points_read=result.points_read,
+        series=len(result.series),
+        failed_series=len(result.failed),
+        duration_s=round(result.seconds, 3),
+        points_per_s=round(result.points_written / result.seconds) if result.seconds else 0,
+        summary=result.summary_line(),
+        lag_s=None if lag_s is None else round(lag_s, 3),
+        source_edge_age_s=None if result.source_edge is None else round((result.now - result.source_edge) / 1000, 3),
+        failures=series_failures(result),
+    )
+
+
+def series_failures(result: SyncResult, *, week: str | None = None, limit: int = 100) -> list[SeriesFailure]:
+    """The failed series of a result, each with its first error, as values (at most `limit`)."""
+    return [
+        SeriesFailure(series=name, error=errors[0], retryable=result.series[name].retryable, week=week)
+        for name, errors in sorted(result.failed.items())[:limit]
+    ]
 
 
 def failure_lines(result: SyncResult, limit: int = 20) -> Iterator[str]:

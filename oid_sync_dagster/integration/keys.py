@@ -2,17 +2,87 @@
 metadata key that carries each series asset's source series (so a resource method knows what to sync)."""
 
 import json
+import re
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import dagster as dg
 
 from oid_sync_dagster.sync.model import CatalogSeries
 
-POOL = "cdf_api"  # every op that calls CDF; dagster.yaml limits how many run at once
-SOURCE_KEY = dg.AssetKey(["oid", "source_catalog"])
-CATALOG_KEY = dg.AssetKey(["oid", "target_catalog"])
-REALTIME_KEY = dg.AssetKey(["oid", "realtime"])
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+
+
+@dataclass(frozen=True)
+class Names:
+    """Every name one instance of the sync defines. The default instance keeps the names it always had (`oid/...`,
+    `oid_realtime`, pool `cdf_api`); a named one (`OidSyncComponent` attribute `name: site_b`) prefixes them all,
+    so two instances load side by side in one project and their sensors never wait on each other's runs."""
+
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.name is not None and not NAME_PATTERN.match(self.name):
+            raise ValueError(
+                f"name: lower-case letters, digits and underscores, starting with a letter (got {self.name!r})"
+            )
+
+    @property
+    def root(self) -> str:
+        return self.name or "oid"
+
+    def key(self, *parts: str) -> dg.AssetKey:
+        return dg.AssetKey([self.root, *parts])
+
+    @property
+    def source_catalog(self) -> dg.AssetKey:
+        return self.key("source_catalog")
+
+    @property
+    def target_catalog(self) -> dg.AssetKey:
+        return self.key("target_catalog")
+
+    @property
+    def realtime(self) -> dg.AssetKey:
+        return self.key("realtime")
+
+    def job(self, kind: str) -> str:
+        """'realtime' -> oid_realtime; 'history', 'purge' likewise."""
+        return f"{self.root}_{kind}"
+
+    def sensor(self, kind: str) -> str:
+        return f"{self.root}_{kind}_sensor"
+
+    def group(self, group: str) -> str:
+        """The catalog's and realtime's asset groups (series groups come from the translator)."""
+        return group if self.name is None else f"{self.name}_{group}"
+
+    def op(self, name: str) -> str:
+        return name if self.name is None else f"{self.name}_{name}"
+
+    def shard(self, group: str) -> str:
+        return f"{self.root}_{group}_series"
+
+    @property
+    def resource(self) -> str:
+        """The OidSyncResource's key: two instances hold two differently configured resources."""
+        return "oid_sync" if self.name is None else f"{self.name}_oid_sync"
+
+    @property
+    def pool(self) -> str:
+        """Every op that calls CDF holds it; dagster.yaml limits how many run at once."""
+        return "cdf_api" if self.name is None else f"{self.name}_cdf_api"
+
+    def kind(self, kind: str) -> str:
+        """The value of the `oid_sync/kind` run tag: what the sensors wait on."""
+        return kind if self.name is None else f"{self.name}/{kind}"
+
+
+DEFAULT_NAMES = Names()
+POOL = DEFAULT_NAMES.pool
+SOURCE_KEY = DEFAULT_NAMES.source_catalog
+CATALOG_KEY = DEFAULT_NAMES.target_catalog
+REALTIME_KEY = DEFAULT_NAMES.realtime
 TYPES_CHECK = "types_match"
 DRIFT_CHECK = "source_not_drifted"
 # The SDK retries throttling and 5xx on idempotent requests, but not a token fetch, a 5xx on a non-idempotent POST

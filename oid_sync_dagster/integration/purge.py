@@ -8,12 +8,13 @@ from collections.abc import Sequence
 import dagster as dg
 from pydantic import Field
 
+from oid_sync_dagster.integration.keys import DEFAULT_NAMES, Names
 from oid_sync_dagster.integration.partitions import key_of, week_of
 from oid_sync_dagster.integration.resources import OidSyncResource
 from oid_sync_dagster.integration.translator import OidSyncTranslator
 from oid_sync_dagster.sync.model import CatalogSeries
 
-PURGE_JOB = "oid_purge"
+PURGE_JOB = DEFAULT_NAMES.job("purge")
 
 
 class PurgeConfig(dg.Config):
@@ -51,9 +52,12 @@ def _wipe_partitions(instance: dg.DagsterInstance, keys: list[dg.AssetKey], purg
             )
 
 
-def build_purge_job(catalog: Sequence[CatalogSeries], translator: OidSyncTranslator) -> dg.JobDefinition:
-    @dg.op(name="purge_synced_data", pool="cdf_api")
-    def purge_synced_data(context: dg.OpExecutionContext, config: PurgeConfig, oid_sync: OidSyncResource) -> None:
+def build_purge_job(
+    catalog: Sequence[CatalogSeries], translator: OidSyncTranslator, names: Names = DEFAULT_NAMES
+) -> dg.JobDefinition:
+    @dg.op(name=names.op("purge_synced_data"), pool=names.pool, required_resource_keys={names.resource})
+    def purge_synced_data(context: dg.OpExecutionContext, config: PurgeConfig) -> None:
+        oid_sync: OidSyncResource = getattr(context.resources, names.resource)
         try:
             weeks = [week_of(pk) for pk in config.weeks] if config.weeks else None
         except ValueError as error:
@@ -69,7 +73,10 @@ def build_purge_job(catalog: Sequence[CatalogSeries], translator: OidSyncTransla
             + (f"; no target time series for {', '.join(result.absent[:10])}" if result.absent else "")
         )
 
-    @dg.job(name=PURGE_JOB, description="Delete synced target data and sync state, and wipe the matching partitions.")
+    @dg.job(
+        name=names.job("purge"),
+        description="Delete synced target data and sync state, and wipe the matching partitions.",
+    )
     def oid_purge() -> None:
         purge_synced_data()
 

@@ -14,10 +14,11 @@ from collections.abc import Callable, Sequence
 
 import dagster as dg
 
-from oid_sync_dagster.integration.assets import CATALOG_KEY, REALTIME_KEY
 from oid_sync_dagster.integration.evaluations import CHECK_FAILED, COMPLETE_CHECK, check_statuses
+from oid_sync_dagster.integration.keys import DEFAULT_NAMES, Names
 from oid_sync_dagster.integration.liveness import IN_FLIGHT, describe, fail_abandoned_runs
 from oid_sync_dagster.integration.partitions import key_of
+from oid_sync_dagster.integration.records import RealtimeRecord
 from oid_sync_dagster.sync.engine import wall_clock_ms
 from oid_sync_dagster.sync.windows import history_weeks
 
@@ -28,6 +29,7 @@ GIVE_UP_COOLDOWN_MS = 60 * 60 * 1000  # a week that used up its attempts gets a 
 
 
 def _busy(instance: dg.DagsterInstance, kind: str, log: logging.Logger | None = None) -> bool:
+    """kind: the `oid_sync/kind` tag's value (Names.kind), so one instance never waits on another's runs."""
     """A run of this kind is in flight. Runs whose process is gone (an `oid-sync sync` killed mid-run) are marked
     failed first: otherwise they would stay in flight forever and every tick would skip."""
     for run in fail_abandoned_runs(instance):  # of every kind: `oid-sync sync`'s catalog runs too
@@ -37,7 +39,7 @@ def _busy(instance: dg.DagsterInstance, kind: str, log: logging.Logger | None = 
     return bool(runs)
 
 
-def _target_needs_catalog(instance: dg.DagsterInstance, catalog: dg.EventLogEntry) -> bool:
+def _target_needs_catalog(instance: dg.DagsterInstance, catalog: dg.EventLogEntry, names: Names) -> bool:
     """The last realtime run failed, or some of its series did: the target may have lost our nodes or state (a new
     or emptied project, deleted nodes). The next realtime run syncs the catalog first; the upsert is idempotent
     and cheap, so healing costs one extra step, and a run after a transient failure does it needlessly but safely.
@@ -49,13 +51,16 @@ def _target_needs_catalog(instance: dg.DagsterInstance, catalog: dg.EventLogEntr
         return run_id != catalog.run_id and at is not None and at > catalog.timestamp
 
     finished = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]
-    runs = instance.get_run_records(filters=dg.RunsFilter(tags={KIND_TAG: "realtime"}, statuses=finished), limit=1)
+    kind = {KIND_TAG: names.kind("realtime")}
+    runs = instance.get_run_records(filters=dg.RunsFilter(tags=kind, statuses=finished), limit=1)
     if runs and runs[0].dagster_run.status == dg.DagsterRunStatus.FAILURE:
         return newer_than_catalog(runs[0].dagster_run.run_id, runs[0].end_time)
-    latest = instance.get_latest_materialization_event(REALTIME_KEY)
+    latest = instance.get_latest_materialization_event(names.realtime)
     materialization = latest.asset_materialization if latest is not None else None
-    failed = materialization.metadata.get("failed_series") if materialization is not None else None
-    return failed is not None and bool(failed.value) and newer_than_catalog(latest.run_id, latest.timestamp)
+    if materialization is None:
+        return False
+    failed = RealtimeRecord.from_metadata(materialization.metadata).failed_series
+    return failed > 0 and newer_than_catalog(latest.run_id, latest.timestamp)
 
 
 def _backfill_in_flight(instance: dg.DagsterInstance) -> bool:
@@ -64,9 +69,11 @@ def _backfill_in_flight(instance: dg.DagsterInstance) -> bool:
     return any("dagster/backfill" in record.dagster_run.tags for record in active)
 
 
-def build_realtime_sensor(job_name: str, interval_s: int, catalog_loaded_at_ms: int = 0) -> dg.SensorDefinition:
+def build_realtime_sensor(
+    job_name: str, interval_s: int, catalog_loaded_at_ms: int = 0, names: Names = DEFAULT_NAMES
+) -> dg.SensorDefinition:
     @dg.sensor(
-        name="oid_realtime_sensor",
+        name=names.sensor("realtime"),
         job_name=job_name,
         minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
@@ -74,29 +81,30 @@ def build_realtime_sensor(job_name: str, interval_s: int, catalog_loaded_at_ms: 
         "(each series resumes at its synced-through mark), so downtime leaves no gap.",
     )
     def oid_realtime_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-        if _busy(context.instance, "realtime", context.log):
+        if _busy(context.instance, names.kind("realtime"), context.log):
             return dg.SkipReason("a realtime run is still queued or running")
-        latest = context.instance.get_latest_materialization_event(CATALOG_KEY)
+        latest = context.instance.get_latest_materialization_event(names.target_catalog)
         # The catalog again when the location loaded a newer source listing (series added after a Reload), and
         # when the target may have lost our nodes or state.
         catalog_current = latest is not None and latest.timestamp * 1000 >= catalog_loaded_at_ms
-        heal = latest is not None and catalog_current and _target_needs_catalog(context.instance, latest)
+        heal = latest is not None and catalog_current and _target_needs_catalog(context.instance, latest, names)
         if heal:
             context.log.info("the last realtime run failed or had failed series: syncing the target catalog first")
-        selection = [REALTIME_KEY] if catalog_current and not heal else [CATALOG_KEY, REALTIME_KEY]
-        return dg.RunRequest(asset_selection=selection, tags={KIND_TAG: "realtime"})
+        both = [names.target_catalog, names.realtime]
+        selection = [names.realtime] if catalog_current and not heal else both
+        return dg.RunRequest(asset_selection=selection, tags={KIND_TAG: names.kind("realtime")})
 
     return oid_realtime_sensor
 
 
-def build_realtime_schedule(job_name: str) -> dg.ScheduleDefinition:
+def build_realtime_schedule(job_name: str, names: Names = DEFAULT_NAMES) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
-        name="oid_realtime_every_10_minutes",
+        name=f"{names.job('realtime')}_every_10_minutes",
         job_name=job_name,
         cron_schedule="*/10 * * * *",
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.STOPPED,
-        tags={KIND_TAG: "realtime"},
+        tags={KIND_TAG: names.kind("realtime")},
         description="The predecessor's cadence, for parity; the sensor (every minute) is the default. Missed "
         "ticks are healed by the next run because realtime resumes at each series' mark.",
     )
@@ -112,6 +120,7 @@ def build_history_sensor(
     max_attempts: int,
     reset_token: str | None = None,
     clock: Callable[[], int] = wall_clock_ms,
+    names: Names = DEFAULT_NAMES,
 ) -> dg.SensorDefinition:
     """reset_token: set when the config asks for `reset_backfill`; every history week is synced once more, once
     per distinct token (the predecessor repeated its reset on every run). clock: ms; the tick reads it once, so
@@ -119,7 +128,7 @@ def build_history_sensor(
     check_keys = [dg.AssetCheckKey(key, COMPLETE_CHECK) for key in series_keys]
 
     @dg.sensor(
-        name="oid_history_sensor",
+        name=names.sensor("history"),
         job_name=job_name,
         minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
@@ -128,11 +137,11 @@ def build_history_sensor(
     )
     def oid_history_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         instance = context.instance
-        if _busy(instance, "history", context.log):
+        if _busy(instance, names.kind("history"), context.log):
             return dg.SkipReason("a history run is still queued or running")
         if _backfill_in_flight(instance):
             return dg.SkipReason("a backfill is running; history resumes when it is done")
-        if instance.get_latest_materialization_event(CATALOG_KEY) is None:
+        if instance.get_latest_materialization_event(names.target_catalog) is None:
             return dg.SkipReason("waiting for the target catalog (the realtime sensor materializes it first)")
         attempts: dict = json.loads(context.cursor) if context.cursor else {}
         now = clock()
@@ -170,7 +179,7 @@ def build_history_sensor(
                     dg.RunRequest(
                         partition_key=pk,
                         asset_selection=missing,
-                        tags={KIND_TAG: "history", "oid_sync/attempt": str(attempts[pk])},
+                        tags={KIND_TAG: names.kind("history"), "oid_sync/attempt": str(attempts[pk])},
                     )
                 ],
                 cursor=json.dumps(attempts),

@@ -14,11 +14,13 @@ from oid_sync_dagster.integration.evaluations import (
     RunMaterializations,
     completeness_evaluation,
     failure_lines,
-    run_metadata,
+    realtime_record,
+    series_failures,
     week_materialization,
 )
 from oid_sync_dagster.integration.keys import FRESH_CHECK, FUTURE_CHECK
 from oid_sync_dagster.integration.partitions import key_of, week_of
+from oid_sync_dagster.integration.records import FailureRecord, SeriesFailure
 from oid_sync_dagster.sync import state as sync_state
 from oid_sync_dagster.sync.copy import describe_error, is_fatal, is_refusal
 from oid_sync_dagster.sync.engine import SyncEngine
@@ -64,9 +66,12 @@ def sync_series_weeks(
         + (f"; not final yet: {', '.join(key_of(w) for w in waiting)}" if waiting else "")
     )
     stored = RunMaterializations(context.instance, context.run.run_id)
-    failures: dict[str, str] = {}
-    retryable: list[str] = []
-    failed_checks: list[str] = []
+    # One week: check results, which Dagster links to the week's materialization and counts as the step's check
+    # outputs. A range: one evaluation event per week (a check result has no partition of its own), and Dagster
+    # logs that the step "did not yield expected outputs" for the checks (the shard's description says why).
+    single_week = len(weeks) == 1
+    failures: dict[str, SeriesFailure] = {}
+    failed_checks: list[SeriesFailure] = []
 
     def verify(week: int) -> WindowVerification | None:
         return engine.verify_week(to_verify, week, now=now, source_edge=edge) if to_verify else None
@@ -74,10 +79,8 @@ def sync_series_weeks(
     def events(week: int, result: SyncResult | None, verification: WindowVerification | None) -> Iterator[object]:
         if result is not None:
             context.log.info(f"week {key_of(week)}: {result.summary_line()}")
-            for name, errors in result.failed.items():
-                failures.setdefault(name, errors[0] if errors[0].startswith(name) else f"{name}: {errors[0]}")
-                if result.series[name].retryable:
-                    retryable.append(name)
+            for failure in series_failures(result, week=key_of(week)):
+                failures.setdefault(failure.series, failure)
         per_series_s = result.seconds / max(len(selected), 1) if result else 0.0
         for item in selected:
             outcome = result.series.get(item.external_id) if result else None
@@ -93,8 +96,10 @@ def sync_series_weeks(
                 key, week, verification.series[item.external_id], verification, stored.target(key, key_of(week))
             )
             if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
-                failed_checks.append(f"{item.external_id} {key_of(week)}: {evaluation.description}")
-            yield evaluation
+                failed_checks.append(
+                    SeriesFailure(series=item.external_id, week=key_of(week), error=evaluation.description or "")
+                )
+            yield as_check_result(evaluation) if single_week else evaluation
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oid-sync-verify") as verifier:
         previous: tuple[int, SyncResult | None, Future[WindowVerification | None]] | None = None
@@ -105,19 +110,36 @@ def sync_series_weeks(
             previous = (week, result, verifier.submit(verify, week))
         if previous is not None:
             yield from events(previous[0], previous[1], previous[2].result())  # type: ignore[misc]
-    problems = list(failures.values())[:20]
+    lines = [failure.line() for failure in [*failures.values(), *failed_checks][:40]]
     if waiting:
-        problems.append(
+        lines.append(
             f"not final yet (the source has published up to {edge}; a week is final once it has ended and the "
             f"source has published its whole window): {', '.join(key_of(w) for w in waiting)}; these are "
             "synced by a later run"
         )
-    if problems or failed_checks:
-        raise dg.Failure(
-            description="; ".join([*problems, *failed_checks[:20]])[:4000],
-            metadata={"failed_series": len(failures), "failed_checks": len(failed_checks)},
-            allow_retries=bool(retryable),  # a week not yet final or a refused series won't heal in minutes
+    if lines:
+        record = FailureRecord(
+            failed_series=len(failures),
+            failed_checks=len(failed_checks),
+            failures=[*list(failures.values())[:100], *failed_checks[:100]],
         )
+        raise dg.Failure(
+            description="\n".join(lines)[:4000],
+            metadata=record.to_metadata(),
+            # A week not yet final or a refused series won't heal in minutes.
+            allow_retries=any(f.retryable for f in failures.values()),
+        )
+
+
+def as_check_result(evaluation: dg.AssetCheckEvaluation) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        asset_key=evaluation.asset_key,
+        check_name=evaluation.check_name,
+        passed=evaluation.passed,
+        severity=evaluation.severity,
+        metadata=evaluation.metadata,
+        description=evaluation.description,
+    )
 
 
 def realtime_lag_ms(engine: SyncEngine, catalog: Sequence[CatalogSeries], now: int) -> int | None:
@@ -150,22 +172,18 @@ def sync_realtime_edge(
         context.log.error(line)
     if result.retryable:
         # Marks advanced only for the series that succeeded, so the step retry copies just the rest.
+        failed = series_failures(result)
         raise dg.Failure(
-            description=f"{len(result.failed)} series failed; retrying: " + "; ".join(failure_lines(result)),
-            metadata={"failed_series": len(result.failed), "points_written": result.points_written},
+            description=f"{len(result.failed)} series failed; retrying:\n" + "\n".join(f.line() for f in failed[:20]),
+            metadata=FailureRecord(failed_series=len(result.failed), failures=failed).to_metadata(),
         )
     with refusals_fail_at_once():
         lag = realtime_lag_ms(engine, catalog, result.now)
         future = engine.future_points(list(catalog), now=result.now)
     lag_s = None if lag is None else lag / 1000
     fresh_severity = dg.AssetCheckSeverity.ERROR if lag_s is None or lag_s > error_lag_s else dg.AssetCheckSeverity.WARN
-    metadata = dict(run_metadata(result))
-    if lag_s is not None:
-        metadata["lag_s"] = round(lag_s, 3)
-    if result.source_edge is not None:
-        metadata["source_edge_age_s"] = round((result.now - result.source_edge) / 1000, 3)
     return dg.MaterializeResult(
-        metadata=metadata,
+        metadata=realtime_record(result, lag_s=lag_s).to_metadata(),
         check_results=[
             dg.AssetCheckResult(
                 check_name=FRESH_CHECK,

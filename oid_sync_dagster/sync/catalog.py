@@ -21,9 +21,27 @@ _INSTANCES_PER_REQUEST = 1000
 
 
 @on_transport_errors
-def list_source_series(source: CogniteClient, external_id_prefix: str) -> list[CatalogSeries]:
-    """Every source series whose external id starts with the prefix, with its metadata, sorted by external id."""
-    found = source.time_series.list(external_id_prefix=external_id_prefix, limit=None)
+def list_source_series(
+    source: CogniteClient,
+    external_id_prefix: str,
+    *,
+    external_ids: Sequence[str] | None = None,
+    data_set_external_id: str | None = None,
+) -> list[CatalogSeries]:
+    """The selected source series with their metadata, sorted by external id: exactly `external_ids` when given (a
+    missing one is an error that names it), else every series whose external id starts with the prefix, in the
+    data set when one is given."""
+    if external_ids is not None:
+        found = source.time_series.retrieve_multiple(external_ids=list(external_ids), ignore_unknown_ids=True)
+        missing = sorted(set(external_ids) - {ts.external_id for ts in found})
+        if missing:
+            raise ValueError(f"sync_configuration.external_ids: not in the source: {', '.join(missing[:20])}")
+    else:
+        found = source.time_series.list(
+            external_id_prefix=external_id_prefix,
+            data_set_external_ids=[data_set_external_id] if data_set_external_id else None,
+            limit=None,
+        )
     series = [
         CatalogSeries(
             external_id=ts.external_id,

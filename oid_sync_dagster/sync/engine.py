@@ -62,6 +62,10 @@ class EngineSettings:
     extraction_pipeline: str | None = None
     create_extraction_pipeline: bool = False
     extraction_pipeline_data_set_id: int | None = None
+    # Which source series: exactly these external ids, else the prefix (within the data set, if one is given).
+    external_id_prefix: str = "pi:"
+    external_ids: tuple[str, ...] | None = None
+    data_set_external_id: str | None = None
 
     @classmethod
     def from_config(cls, config: SyncConfig) -> EngineSettings:
@@ -76,6 +80,9 @@ class EngineSettings:
             extraction_pipeline=sync.extraction_pipeline_external_id,
             create_extraction_pipeline=sync.create_extraction_pipeline,
             extraction_pipeline_data_set_id=sync.extraction_pipeline_data_set_id,
+            external_id_prefix=sync.external_id_prefix,
+            external_ids=tuple(sync.external_ids) if sync.external_ids is not None else None,
+            data_set_external_id=sync.data_set_external_id,
             copy=CopySettings(
                 points_per_insert=sync.points_per_insert,
                 series_per_read=sync.series_per_read,
@@ -123,8 +130,16 @@ class SyncEngine:
 
     # ---------- catalog ----------
 
-    def list_catalog(self, external_id_prefix: str = "pi:") -> list[CatalogSeries]:
-        return list_source_series(self.source, external_id_prefix)
+    def list_catalog(self, external_id_prefix: str | None = None) -> list[CatalogSeries]:
+        """The selected source series (settings' selection); a prefix given here selects by it alone."""
+        if external_id_prefix is not None:
+            return list_source_series(self.source, external_id_prefix)
+        return list_source_series(
+            self.source,
+            self.settings.external_id_prefix,
+            external_ids=self.settings.external_ids,
+            data_set_external_id=self.settings.data_set_external_id,
+        )
 
     def sync_catalog(self, series: Sequence[CatalogSeries]) -> CatalogSync:
         """Upsert the target nodes and make sure the state schema exists."""

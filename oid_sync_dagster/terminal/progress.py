@@ -29,6 +29,7 @@ from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Ta
 from rich.text import Text
 
 from oid_sync_dagster.integration.evaluations import COMPLETE_CHECK
+from oid_sync_dagster.integration.records import FailureRecord, SeriesFailure, WeekRecord
 from oid_sync_dagster.terminal.location import SeriesAsset
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class RunEvents:
     logs each failed series as '<external id>: why', the instance's dagster.yaml capturing its `oid_sync` logger)."""
 
     step_failures: list[str] = field(default_factory=list)
+    series_failures: list[SeriesFailure] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
 
     def observe(self, entry: dg.EventLogEntry) -> None:
@@ -61,8 +63,11 @@ class RunEvents:
             return
         if event.is_step_failure:
             data = event.step_failure_data
-            described = data.user_failure_data.description if data.user_failure_data else None
+            user = data.user_failure_data
+            described = user.description if user else None
             self.step_failures.append(described or (data.error.message.strip() if data.error else event.message or ""))
+            if user is not None:
+                self.series_failures.extend(FailureRecord.from_metadata(user.metadata).failures)
 
     def about(self, external_id: str) -> str | None:
         """The first message naming this series: a log line, else its part of a step failure."""
@@ -70,10 +75,9 @@ class RunEvents:
         for message in self.messages:
             if message.startswith(prefix):
                 return message
-        for failure in self.step_failures:  # without those log lines: the series step's '; '-joined failure items
-            for part in failure.split("; "):
-                if part.startswith((prefix, f"{external_id} ")):
-                    return part
+        for failure in self.series_failures:  # without those log lines: the step failure's structured record
+            if failure.series == external_id:
+                return failure.line()
         return None
 
 
@@ -124,8 +128,7 @@ class HistoryTally:
             unit = (materialization.asset_key, materialization.partition or "")
             if unit[0] not in self.series:
                 return None
-            written = materialization.metadata.get("points_written")
-            points = int(written.value) if written is not None else 0  # type: ignore[arg-type]
+            points = WeekRecord.from_metadata(materialization.metadata).points_written
             with self._lock:
                 # A step retry materializes the same (series, week) again: count its points once.
                 self.points += points - self.materialized.get(unit, 0)

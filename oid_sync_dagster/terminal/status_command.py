@@ -104,6 +104,7 @@ def read_report(instance: dg.DagsterInstance, series: Sequence[SeriesAsset], wee
 
     from oid_sync_dagster.integration.assets import CATALOG_KEY, REALTIME_KEY
     from oid_sync_dagster.integration.evaluations import CHECK_FAILED, COMPLETE_CHECK, check_statuses
+    from oid_sync_dagster.integration.records import RealtimeRecord
 
     report = Report(groups=groups_of(series), weeks=list(reversed(weeks)))
     materialized = {s.key: instance.get_materialized_partitions(s.key) for s in series}
@@ -125,13 +126,12 @@ def read_report(instance: dg.DagsterInstance, series: Sequence[SeriesAsset], wee
     report.anything = any(materialized.values()) or bool(checks)
     if (entry := instance.get_latest_materialization_event(REALTIME_KEY)) is not None:
         materialization = entry.asset_materialization
-        metadata = {k: v.value for k, v in (materialization.metadata if materialization else {}).items()}
-        lag = metadata.get("lag_s")
+        record = RealtimeRecord.from_metadata(materialization.metadata if materialization else {})
         report.live = LiveEdge(
-            lag_s=None if lag is None else float(lag),  # type: ignore[arg-type]
+            lag_s=record.lag_s,
             at=entry.timestamp,
-            points=int(metadata.get("points_written", 0)),  # type: ignore[call-overload]
-            failed_series=int(metadata.get("failed_series", 0)),  # type: ignore[call-overload]
+            points=record.points_written,
+            failed_series=record.failed_series,
             run_id=entry.run_id,
         )
     report.anything |= report.live is not None or instance.get_latest_materialization_event(CATALOG_KEY) is not None

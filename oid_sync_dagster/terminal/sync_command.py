@@ -9,11 +9,12 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+from oid_sync_dagster.integration.records import CatalogRecord, RealtimeRecord, Record
 from oid_sync_dagster.terminal import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 from oid_sync_dagster.terminal.location import (
     Location,
@@ -39,6 +40,9 @@ MAX_PROBLEM_CHARS = 600
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
+R = TypeVar("R", bound=Record)
+
+
 @dataclass
 class Stage:
     """One run: its id, whether it succeeded, and what it reported."""
@@ -49,14 +53,14 @@ class Stage:
     result: dg.ExecuteInProcessResult | None = None
     seconds: float = 0.0
 
-    def materialization_metadata(self, key: dg.AssetKey) -> dict[str, object]:
+    def record(self, key: dg.AssetKey, kind: type[R]) -> R | None:
+        """The typed record of the asset's materialization in this run, if it materialized."""
         if self.result is None:
-            return {}
+            return None
         for event in self.result.get_asset_materialization_events():
             if event.asset_key == key:
-                metadata = event.step_materialization_data.materialization.metadata
-                return {name: value.value for name, value in metadata.items()}
-        return {}
+                return kind.from_metadata(event.step_materialization_data.materialization.metadata)
+        return None
 
     def failure(self) -> str:
         return "; ".join(self.events.step_failures) or "the run failed (see it in the Dagster UI)"
@@ -209,11 +213,11 @@ def _sync(location: Location, outcome: Outcome, view: SyncView) -> None:
         view.stage("realtime", f"the live edge of {n_series} series")
         realtime = _execute(instance, location.defs.resolve_job_def(REALTIME_JOB), [REALTIME_KEY], kind="realtime")
         outcome.stages["realtime"] = realtime
-        metadata = realtime.materialization_metadata(REALTIME_KEY)
-        outcome.realtime_points = int(metadata.get("points_written", 0))  # type: ignore[call-overload]
-        failed = int(metadata.get("failed_series", 0))  # type: ignore[call-overload]
+        record = realtime.record(REALTIME_KEY, RealtimeRecord)
+        outcome.realtime_points = record.points_written if record else 0
+        failed = record.failed_series if record else 0
         _realtime_failures(outcome, location, realtime, failed)
-        view.done("realtime", _realtime_line(realtime, metadata), realtime.success and not failed)
+        view.done("realtime", _realtime_line(realtime, record), realtime.success and not failed)
 
 
 def _execute(
@@ -309,25 +313,22 @@ def _execute(
 def _catalog_line(stage: Stage, key: dg.AssetKey) -> str:
     if not stage.success:
         return f"failed: {stage.failure()}"
-    m = stage.materialization_metadata(key)
-    line = (
-        f"{m.get('series', 0)} series | {m.get('created', 0)} created, {m.get('updated', 0)} updated, "
-        f"{m.get('unchanged', 0)} unchanged"
-    )
-    problems = int(m.get("conflicts", 0)) + int(m.get("missing", 0))  # type: ignore[call-overload]
-    if problems:
-        line += f" | never written into: {m.get('conflicts', 0)} of another type, {m.get('missing', 0)} missing"
+    m = stage.record(key, CatalogRecord)
+    if m is None:
+        return f"no catalog materialization | {stage.seconds:.1f}s"
+    line = f"{m.series} series | {m.created} created, {m.updated} updated, {m.unchanged} unchanged"
+    if m.conflicts + m.missing:
+        line += f" | never written into: {m.conflicts} of another type, {m.missing} missing"
     return f"{line} | {stage.seconds:.1f}s"
 
 
-def _realtime_line(stage: Stage, metadata: Mapping[str, object]) -> str:
-    if not stage.success:
+def _realtime_line(stage: Stage, record: RealtimeRecord | None) -> str:
+    if not stage.success or record is None:
         return f"failed: {stage.failure()}"
-    lag = metadata.get("lag_s")
+    lag = "unknown" if record.lag_s is None else f"{record.lag_s:.0f}s"
     return (
-        f"{metadata.get('series', 0)} series | {int(metadata.get('points_written', 0)):,} points | "  # type: ignore[call-overload]
-        f"lag {'unknown' if lag is None else f'{float(lag):.0f}s'} | "  # type: ignore[arg-type]
-        f"{metadata.get('failed_series', 0)} failed series | {stage.seconds:.1f}s"
+        f"{record.series} series | {record.points_written:,} points | lag {lag} | "
+        f"{record.failed_series} failed series | {stage.seconds:.1f}s"
     )
 
 

@@ -44,7 +44,7 @@ from oid_sync_dagster_tests.graphql import DagsterGraphQL, poll
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 BACKFILL_TIMEOUT_S = 600.0
 RUN_TIMEOUT_S = 180.0
-LAG_PLOT = "lag_s"
+LAG_PLOT = "oid_sync/lag_s"
 
 
 def materialization_count(gql: DagsterGraphQL, asset: Sequence[str], limit: int = 100) -> int:

@@ -50,7 +50,7 @@ def test_a_backfill_clicked_in_the_ui_shows_its_weeks_materialized_and_checked(t
         series = paths[0]  # the first in the sidebar and in the backfill's table (both sort by key)
         weeks = gql.partition_keys(series)[-2:]  # the two newest closed weeks (the open week is no partition)
         catalog, catalog_by = ensure_target_catalog(gql, repo)
-        assert catalog["metadata"]["series"] >= len(paths), catalog
+        assert catalog["metadata"]["oid_sync/series"] >= len(paths), catalog
         mark("catalog")
 
         with chromium_page(tmp_path / "chromium-profile") as page:
@@ -84,7 +84,11 @@ def test_a_backfill_clicked_in_the_ui_shows_its_weeks_materialized_and_checked(t
                 latest, check = record["latest"][week], record["check"][week]
                 assert latest is not None and latest["runId"] in run_ids, (path, week, latest)
                 assert check is not None and check["passed"] is True, (path, week, check)
-                assert check["runId"] in run_ids and check["metadata"]["status"] == "complete", (path, week, check)
+                assert check["runId"] in run_ids and check["metadata"]["oid_sync/status"] == "complete", (
+                    path,
+                    week,
+                    check,
+                )
         mark("record verified")
         quiesce(gql, repo)
         stop(server.running)

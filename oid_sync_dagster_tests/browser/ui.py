@@ -255,7 +255,7 @@ class DagsterUI:
                 self.page.locator(f'[title="{week}"]').first.click()  # FRAGILE: the list row's truncating label
                 expect(self.page).to_have_url(re.compile(rf"[?&]partition={week}"))
                 expect(self.page.get_by_text("Materialized", exact=True)).to_be_visible()
-                expect(self.page.get_by_role("cell", name="points_written", exact=True)).to_be_visible()
+                expect(self.page.get_by_role("cell", name="oid_sync/points_written", exact=True)).to_be_visible()
         self.shot("partitions")
 
     def assert_checks_passed(self, asset: Sequence[str], check: str, weeks: Sequence[str], timeout_s: float) -> None:

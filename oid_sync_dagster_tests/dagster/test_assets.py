@@ -60,7 +60,7 @@ def last_week(now_ms: int) -> int:
 
 def materialized(result: dg.ExecuteInProcessResult) -> dict[tuple[dg.AssetKey, str], int]:
     return {
-        (e.asset_key, e.partition): e.materialization.metadata["points_written"].value  # type: ignore[misc]
+        (e.asset_key, e.partition): e.materialization.metadata["oid_sync/points_written"].value  # type: ignore[misc]
         for e in result.get_asset_materialization_events()
     }
 
@@ -216,8 +216,12 @@ def test_the_check_fails_when_target_data_is_removed(
     assert evaluations(result) == {(key(series), key_of(week)): False}
     evaluation = result.get_asset_check_evaluations()[0]
     remaining = count(target, series, Window(week, week + WEEK_MS))
-    assert evaluation.metadata["target_points"].value == remaining
-    assert evaluation.metadata["missing_points"].value == evaluation.metadata["source_points"].value - remaining > 0
+    assert evaluation.metadata["oid_sync/target_points"].value == remaining
+    assert (
+        evaluation.metadata["oid_sync/missing_points"].value
+        == evaluation.metadata["oid_sync/source_points"].value - remaining
+        > 0
+    )
     assert materialized(result) == {}  # a check-only run writes nothing
 
 
@@ -256,7 +260,7 @@ def test_realtime_twice_and_after_downtime(
     first = materialize(defs, instance, resource, [CATALOG_KEY, REALTIME_KEY])
     assert first.success
     meta = {e.asset_key: e.materialization.metadata for e in first.get_asset_materialization_events()}[REALTIME_KEY]
-    assert meta["failed_series"].value == 0 and meta["series"].value == len(small_catalog)
+    assert meta["oid_sync/failed_series"].value == 0 and meta["oid_sync/series"].value == len(small_catalog)
     assert {e.check_name: e.passed for e in first.get_asset_check_evaluations() if e.asset_key == REALTIME_KEY} == {
         "fresh": True,
         "no_future_points": True,
@@ -296,7 +300,7 @@ def test_realtime_twice_writes_only_new_points(
 
     def realtime_points(result: dg.ExecuteInProcessResult) -> int:
         event = next(e for e in result.get_asset_materialization_events() if e.asset_key == REALTIME_KEY)
-        return int(event.materialization.metadata["points_written"].value)  # type: ignore[arg-type]
+        return int(event.materialization.metadata["oid_sync/points_written"].value)  # type: ignore[arg-type]
 
     first = materialize(defs, instance, resource, [CATALOG_KEY, REALTIME_KEY])
     marks = sync_state.read_states(target, SPACE, names)

@@ -17,17 +17,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import pytest
 from cognite.client import CogniteClient
+from cognite.client.data_classes import DataSetWrite, TimeSeriesWrite
 from cognite.client.data_classes.data_modeling import NodeId
 
 from oid_sync_dagster import OidSyncComponent, OidSyncResource, OidSyncTranslator, oid_sync_assets
+from oid_sync_dagster.integration.catalog_state import CatalogState
 from oid_sync_dagster.integration.component import ComponentAttributeError
 from oid_sync_dagster.integration.keys import CATALOG_KEY
 from oid_sync_dagster.integration.partitions import key_of, weekly_partitions
 from oid_sync_dagster.local_cdf.server import RunningLocalCDF
 from oid_sync_dagster.sync.model import CatalogSeries
 from oid_sync_dagster.sync.windows import MINUTE_MS, WEEK_MS, Window, history_weeks, shift
+from oid_sync_dagster_tests.conftest import make_client
 from oid_sync_dagster_tests.dagster.conftest import materialize
 from oid_sync_dagster_tests.sync.conftest import assert_same_points, read_points
 
@@ -98,7 +102,7 @@ def test_a_users_own_asset_syncs_exact_weeks_through_the_resource(
             assert len(got) > 0
             expected_records[(OidSyncTranslator().get_asset_key(item), key_of(week))] = len(got)
     records = {
-        (e.asset_key, e.partition): e.materialization.metadata["points_written"].value  # type: ignore[misc]
+        (e.asset_key, e.partition): e.materialization.metadata["oid_sync/points_written"].value  # type: ignore[misc]
         for e in result.get_asset_materialization_events()
     }
     assert records == expected_records
@@ -221,3 +225,148 @@ def test_attributes_reach_the_definitions(
     intervals = {sensor.name: sensor.minimum_interval_seconds for sensor in defs.sensors or []}
     assert intervals == {"oid_realtime_sensor": 45, "oid_history_sensor": 20}
     assert component.get_resource().sync_config().sync_configuration.history_weeks == 3
+
+
+# ---------- two instances ----------
+
+
+@pytest.mark.clock  # weeks from the wall clock: also run under faketime at four instants (Makefile)
+def test_two_instances_load_side_by_side_and_sync_apart(
+    state: CatalogState,
+    live_cdf: RunningLocalCDF,
+    monkeypatch: pytest.MonkeyPatch,
+    instance: dg.DagsterInstance,
+    source: CogniteClient,
+    now_ms: int,
+) -> None:
+    monkeypatch.setenv("OID_SYNC_LOCAL_CDF_URL", live_cdf.base_url)
+    default = OidSyncComponent.model_validate({})
+    site_b = OidSyncComponent.model_validate(
+        {"name": "site_b", "config": {"sync_configuration": {"instance_space": "site_b_space"}}}
+    )
+    both = dg.Definitions.merge(
+        default.build_definitions(state, clock=lambda: now_ms), site_b.build_definitions(state, clock=lambda: now_ms)
+    )
+    dg.Definitions.validate_loadable(both)
+    sensors = {sensor.name for sensor in both.sensors or []}
+    assert sensors == {"oid_realtime_sensor", "oid_history_sensor", "site_b_realtime_sensor", "site_b_history_sensor"}
+    assert {job.name for job in both.jobs or []} >= {"oid_realtime", "site_b_realtime", "oid_history", "site_b_history"}
+    keys = [spec.key for spec in both.resolve_all_asset_specs()]
+    assert len(keys) == len(set(keys)) == 2 * (len(state.series) + 3)
+    assert {k.path[0] for k in keys} == {"oid", "site_b"}
+    assert set((both.resources or {}).keys()) == {"oid_sync", "site_b_oid_sync"}
+
+    week = history_weeks(now_ms, 1)[0]
+    catalog_b = dg.AssetKey(["site_b", "target_catalog"])
+    group_b = [s for s in both.resolve_all_asset_specs() if s.key.path[0] == "site_b" and s.group_name == "pressure"]
+    run = dg.materialize(
+        [a for a in both.assets or [] if isinstance(a, dg.AssetsDefinition)],
+        selection=[catalog_b],
+        instance=instance,
+        resources=both.resources,
+    )
+    assert run.success
+    run = dg.materialize(
+        [a for a in both.assets or [] if isinstance(a, dg.AssetsDefinition)],
+        selection=[s.key for s in group_b],
+        partition_key=key_of(week),
+        instance=instance,
+        resources=both.resources,
+    )
+    assert run.success
+    assert {e.asset_key for e in run.get_asset_materialization_events()} == {s.key for s in group_b}
+    # site_b wrote into its own instance space; the default instance's nodes do not exist.
+    target = make_client(live_cdf, "oid-sync")
+    window = Window(week, week + WEEK_MS)
+    for spec in group_b:
+        value = spec.metadata["external_id"]
+        xid = str(value.value if isinstance(value, dg.MetadataValue) else value)
+        wanted = read_points(source, xid, shift(window, -OFFSET))
+        wanted.timestamps = wanted.timestamps + OFFSET
+        assert_same_points(read_points(target, NodeId("site_b_space", xid), window), wanted)
+    assert target.data_modeling.instances.retrieve(nodes=[NodeId("oid_sync", xid)]).nodes == []
+    # Each instance's jobs carry its own kind: one instance's sensors never wait on the other's runs.
+    assert both.resolve_job_def("site_b_history").tags["oid_sync/kind"] == "site_b/history"
+    assert both.resolve_job_def("oid_history").tags["oid_sync/kind"] == "history"
+
+
+def test_a_bad_instance_name_is_refused_by_attribute() -> None:
+    with pytest.raises(ComponentAttributeError, match=r"^name: lower-case letters.*\(got 'Site B'\)$"):
+        OidSyncComponent.model_validate({"name": "Site B"}).validate_attributes()
+
+
+# ---------- any CDF source ----------
+
+
+@pytest.mark.clock  # weeks from the wall clock: also run under faketime at four instants (Makefile)
+def test_a_selection_from_a_second_source_project_is_copied_exactly(
+    live_cdf: RunningLocalCDF, monkeypatch: pytest.MonkeyPatch, instance: dg.DagsterInstance, now_ms: int
+) -> None:
+    """A written project on the local CDF is the source: series picked by external ids, or by data set."""
+    monkeypatch.setenv("OID_SYNC_LOCAL_CDF_URL", live_cdf.base_url)
+    plant = make_client(live_cdf, "plant-b")
+    data_set = plant.data_sets.create(DataSetWrite(external_id="plant-b-pumps", name="pumps"))
+    plant.time_series.create(
+        [
+            TimeSeriesWrite(external_id="pump:1:flow", name="P1 flow", unit="m3/h", data_set_id=data_set.id),
+            TimeSeriesWrite(external_id="pump:2:flow", name="P2 flow", unit="m3/h", data_set_id=data_set.id),
+            TimeSeriesWrite(external_id="pump:1:mode", name="P1 mode", is_string=True),
+        ]
+    )
+    # Five weeks of points up to the publication edge a week behind now, like OID's.
+    start, edge = now_ms - 5 * WEEK_MS, now_ms - WEEK_MS
+    stamps = np.arange(start - start % MINUTE_MS, edge, 5 * MINUTE_MS, dtype=np.int64)
+    plant.time_series.data.insert(
+        list(zip(stamps.tolist(), np.sin(stamps / 1e7).tolist(), strict=True)), external_id="pump:1:flow"
+    )
+    plant.time_series.data.insert(
+        list(zip(stamps.tolist(), (stamps % 97).astype(float).tolist(), strict=True)), external_id="pump:2:flow"
+    )
+    modes = ["AUTO" if (t // (6 * 3600_000)) % 2 else "MAN" for t in stamps.tolist()]
+    plant.time_series.data.insert(list(zip(stamps.tolist(), modes, strict=True)), external_id="pump:1:mode")
+
+    def component(selection: dict[str, object]) -> OidSyncComponent:
+        config = {"oid_connection": {"project": "plant-b"}, "sync_configuration": {"history_weeks": 2, **selection}}
+        return OidSyncComponent.model_validate({"name": "plant_b", "config": config})
+
+    def external_ids(defs: dg.Definitions) -> set[str]:
+        found = set()
+        for spec in defs.resolve_all_asset_specs():
+            if (value := spec.metadata.get("external_id")) is not None:
+                found.add(str(value.value if isinstance(value, dg.MetadataValue) else value))
+        return found
+
+    by_data_set = component({"external_id_prefix": "pump:", "data_set_external_id": "plant-b-pumps"})
+    assert external_ids(by_data_set.load_definitions()) == {"pump:1:flow", "pump:2:flow"}
+    with pytest.raises(ValueError, match=r"sync_configuration.external_ids: not in the source: pump:9:flow"):
+        component({"external_ids": ["pump:1:flow", "pump:9:flow"]}).load_definitions()
+
+    chosen = component({"external_ids": ["pump:1:flow", "pump:1:mode"]})
+    defs = chosen.load_definitions(clock=lambda: now_ms)
+    assert external_ids(defs) == {"pump:1:flow", "pump:1:mode"}
+    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
+    resources = defs.resources or {}
+    assert dg.materialize(
+        assets, selection=[dg.AssetKey(["plant_b", "target_catalog"])], instance=instance, resources=resources
+    ).success
+    week = history_weeks(now_ms, 1)[0]
+    series_keys = [s.key for s in defs.resolve_all_asset_specs() if s.partitions_def is not None]
+    run = dg.materialize(
+        assets, selection=series_keys, partition_key=key_of(week), instance=instance, resources=resources
+    )
+    assert run.success
+    target = make_client(live_cdf, "oid-sync")
+    window = Window(week, week + WEEK_MS)
+    written = {}
+    for xid in ("pump:1:flow", "pump:1:mode"):
+        wanted = read_points(plant, xid, shift(window, -OFFSET))
+        wanted.timestamps = wanted.timestamps + OFFSET
+        got = read_points(target, NodeId("oid_sync", xid), window)
+        assert_same_points(got, wanted)
+        assert len(got) == 7 * 24 * 12  # a point every 5 minutes, the whole week
+        written[xid] = len(got)
+    records = {
+        e.asset_key.path[-1]: e.materialization.metadata["oid_sync/points_written"].value  # type: ignore[misc]
+        for e in run.get_asset_materialization_events()
+    }
+    assert records == {"pump_1_flow": written["pump:1:flow"], "pump_1_mode": written["pump:1:mode"]}

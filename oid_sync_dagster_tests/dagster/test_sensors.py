@@ -413,7 +413,7 @@ def test_the_sensors_heal_a_target_that_lost_our_nodes(
 ) -> None:
     def realtime_failed_series(result: dg.ExecuteInProcessResult) -> int:
         [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == REALTIME_KEY]
-        return int(event.materialization.metadata["failed_series"].value)  # type: ignore[arg-type]
+        return int(event.materialization.metadata["oid_sync/failed_series"].value)  # type: ignore[arg-type]
 
     assert launch(defs, instance, "oid_realtime", only_request(evaluate(defs, REALTIME_SENSOR, instance))).success
     # The target loses every node of ours behind the instance's back (an emptied project, a cleanup script).

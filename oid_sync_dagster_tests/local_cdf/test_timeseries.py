@@ -7,7 +7,7 @@ from collections import Counter
 import httpx2
 import pytest
 from cognite.client import CogniteClient
-from cognite.client.data_classes import TimeSeriesUpdate, TimeSeriesWrite
+from cognite.client.data_classes import DataSetWrite, TimeSeriesUpdate, TimeSeriesWrite
 from cognite.client.data_classes.filters import And, Equals, In, Not, Prefix
 from cognite.client.exceptions import CogniteAPIError, CogniteDuplicatedError, CogniteNotFoundError
 
@@ -336,3 +336,22 @@ def test_publicdata_is_read_only(source: CogniteClient, truth: Truth) -> None:
     assert len(source.time_series.list(limit=None)) == 363
     unchanged = source.time_series.retrieve(external_id=xid)
     assert unchanged is not None and unchanged.metadata == truth.catalog[0].metadata
+
+
+def test_list_by_data_set_external_id_resolves_it_and_refuses_an_unknown_one(target: CogniteClient) -> None:
+    pumps = target.data_sets.create(DataSetWrite(external_id="pumps", name="pumps"))
+    other = target.data_sets.create(DataSetWrite(external_id="other", name="other"))
+    target.time_series.create(
+        [
+            TimeSeriesWrite(external_id="a", data_set_id=pumps.id),
+            TimeSeriesWrite(external_id="b", data_set_id=other.id),
+            TimeSeriesWrite(external_id="c"),
+        ]
+    )
+    listed = target.time_series.list(data_set_external_ids=["pumps"], limit=None)
+    assert [ts.external_id for ts in listed] == ["a"]
+    listed = target.time_series.list(data_set_ids=[other.id], data_set_external_ids=["pumps"], limit=None)
+    assert sorted(ts.external_id for ts in listed) == ["a", "b"]
+    with pytest.raises(CogniteAPIError) as raised:
+        target.time_series.list(data_set_external_ids=["nope"], limit=None)
+    assert raised.value.code == 400 and raised.value.missing == [{"externalId": "nope"}]

@@ -122,9 +122,17 @@ def test_a_run_killed_mid_backfill_is_retried_and_completes_exactly(tmp_path: Pa
                     else:
                         np.testing.assert_array_equal(got.values, want.values)
                     latest, check = record[path]["latest"][week], record[path]["check"][week]
-                    assert latest is not None and latest["metadata"]["points_written"] == len(got), (path, week, latest)
+                    assert latest is not None and latest["metadata"]["oid_sync/points_written"] == len(got), (
+                        path,
+                        week,
+                        latest,
+                    )
                     assert check is not None and check["passed"] is True, (path, week, check)
-                    assert check["metadata"]["source_points"] == check["metadata"]["target_points"] == len(got)
+                    assert (
+                        check["metadata"]["oid_sync/source_points"]
+                        == check["metadata"]["oid_sync/target_points"]
+                        == len(got)
+                    )
                     verified += len(got)
 
         # The other side of run retries: a run whose step refused to be retried (a deleted node) is not rerun.

@@ -26,6 +26,7 @@ from oid_sync_dagster.config import SyncConfig, load_config
 from oid_sync_dagster.integration.build import build_definitions
 from oid_sync_dagster.integration.catalog_state import state_of
 from oid_sync_dagster.integration.partitions import key_of
+from oid_sync_dagster.integration.records import FailureRecord, SeriesFailure
 from oid_sync_dagster.integration.resources import OidSyncResource
 from oid_sync_dagster.integration.translator import OidSyncTranslator, instrument_group
 from oid_sync_dagster.local_cdf.server import RunningLocalCDF, serve_in_thread
@@ -390,16 +391,25 @@ def test_a_node_deleted_during_a_dagster_range_run_fails_that_series_only(
     error = failure.step_failure_data.error
     assert error is not None
     missing_target = "the target has no time series for this node"
+    xid = victim.external_id
+    no_node = f"{xid}: no CogniteTimeSeries node oid_sync/{xid} in the target (sync the catalog)"
     assert error.message == (
-        f"dagster._core.definitions.events.Failure: {victim.external_id}: no CogniteTimeSeries node "
-        f"oid_sync/{victim.external_id} in the target (sync the catalog); {victim.external_id} {key_of(newest)}: "
-        f"{missing_target}; {victim.external_id} {key_of(older)}: {missing_target}\n"
+        f"dagster._core.definitions.events.Failure: {no_node}\n"
+        f"{xid} {key_of(newest)}: {missing_target}\n{xid} {key_of(older)}: {missing_target}\n"
     )
-    metadata = {k: v.value for k, v in failure.step_failure_data.user_failure_data.metadata.items()}
-    assert metadata == {"failed_series": 1, "failed_checks": 2}
+    record = FailureRecord.from_metadata(failure.step_failure_data.user_failure_data.metadata)
+    assert record == FailureRecord(
+        failed_series=1,
+        failed_checks=2,
+        failures=[
+            SeriesFailure(series=xid, week=key_of(older), error=no_node, retryable=False),  # deleted mid-run
+            SeriesFailure(series=xid, week=key_of(newest), error=missing_target),
+            SeriesFailure(series=xid, week=key_of(older), error=missing_target),
+        ],
+    )
     assert retries == []  # a refusal is not retried (Failure(allow_retries=False))
     materialized = {
-        (e.asset_key, e.partition): e.materialization.metadata["points_written"].value
+        (e.asset_key, e.partition): e.materialization.metadata["oid_sync/points_written"].value
         for e in result.get_asset_materialization_events()
     }
     expected = {}

@@ -187,7 +187,7 @@ def test_the_secret_appears_nowhere_in_dagster_runs_engine_logs_or_errors(
         }
         assert all(run.success for run in runs.values())
         written = {
-            e.asset_key: e.materialization.metadata["points_written"].value
+            e.asset_key: e.materialization.metadata["oid_sync/points_written"].value
             for e in runs["history"].get_asset_materialization_events()
         }
         assert len(written) == 2 and all(points > 0 for points in written.values())  # type: ignore[operator]
@@ -280,7 +280,7 @@ def test_the_secret_appears_nowhere_across_oid_sync_dev_and_the_cli(
     with dagster_dev(tmp_path / "dev", extra_env=env) as dev:
         ensure_target_catalog(dev.gql, dev.repo)
         realtime = poll("a realtime materialization", lambda: dev.gql.latest_materialization(REALTIME_PATH), 180)
-        assert realtime["metadata"]["failed_series"] == 0, realtime
+        assert realtime["metadata"]["oid_sync/failed_series"] == 0, realtime
         assert len(target.time_series.list(limit=None)) == 13  # it wrote into the target with the secret's client
         seen = _command_lines()
         dagster_processes = [pid for pid, line in seen.items() if "dagster" in line]

@@ -184,7 +184,7 @@ def test_transient_faults_lose_nothing(campaign: Campaign, caplog: pytest.LogCap
             for e in history_run.get_asset_materialization_events()
         ]
         realtime_written = [
-            e.materialization.metadata["points_written"].value
+            e.materialization.metadata["oid_sync/points_written"].value
             for e in realtime_run.get_asset_materialization_events()
             if e.asset_key == REALTIME_KEY
         ]
@@ -224,8 +224,8 @@ def test_transient_faults_lose_nothing(campaign: Campaign, caplog: pytest.LogCap
     assert {(key, partition) for key, partition, _ in history_written} == set(held_by_week)
     for key, partition, metadata in history_written:
         held = held_by_week[(key, partition)]
-        assert metadata["points_written"].value == held, f"{key.to_user_string()} {partition}: written != held"
-        assert metadata["target_points"].value == held, f"{key.to_user_string()} {partition}: checked != held"
+        assert metadata["oid_sync/points_written"].value == held, f"{key.to_user_string()} {partition}: written != held"
+        assert metadata["oid_sync/target_points"].value == held, f"{key.to_user_string()} {partition}: checked != held"
     # Realtime ran twice (the plain 500 failed the first attempt): the engine logs each attempt's points written.
     attempts = [
         int(m.group(1).replace(",", ""))

@@ -324,7 +324,7 @@ def test_a_backfill_of_every_series_on_the_postgres_topology(tmp_path: Path) -> 
                 finished = gql.wait_for_run(run_id, CATALOG_RUN_TIMEOUT_S)
                 assert finished["status"] == "SUCCESS", gql.run_errors(run_id)
                 catalog = gql.latest_materialization(CATALOG)
-            assert catalog is not None and catalog["metadata"]["series"] == len(nodes), catalog
+            assert catalog is not None and catalog["metadata"]["oid_sync/series"] == len(nodes), catalog
             mark("catalog")
 
             launched = gql.launch_partition_backfill(
@@ -403,9 +403,14 @@ def test_a_backfill_of_every_series_on_the_postgres_topology(tmp_path: Path) -> 
                         mismatches.append(f"{xid} {week}: points differ from the shifted source")
             for path, xid in external_ids.items():
                 for week in weeks:
-                    written = record[path]["latest"][week]["metadata"]["points_written"]
+                    written = record[path]["latest"][week]["metadata"]["oid_sync/points_written"]
                     checked = record[path]["check"][week]["metadata"]
-                    if not written == checked["source_points"] == checked["target_points"] == counts[xid, week]:
+                    if (
+                        not written
+                        == checked["oid_sync/source_points"]
+                        == checked["oid_sync/target_points"]
+                        == counts[xid, week]
+                    ):
                         mismatches.append(f"{xid} {week}: {counts[xid, week]} points, record {written} / {checked}")
             assert not mismatches, f"{len(mismatches)} (series, week) wrong:\n" + "\n".join(mismatches[:20])
             mark("target verified")

@@ -106,6 +106,11 @@ def _resolve(conn: sqlite3.Connection | None, items: list[Any], *, ignore_unknow
     return found
 
 
+def resolve_identifiers(ctx: Context, items: list[Any]) -> list[DataSet]:
+    """Data sets named by id or externalId, as a filter on another resource names them; unknown ones: an error."""
+    return _resolve(_read_conn(ctx), items, ignore_unknown=False)
+
+
 def _read_conn(ctx: Context) -> sqlite3.Connection | None:
     """The project's connection for a read; the synthetic source has no data sets."""
     project = ctx.project

@@ -11,6 +11,7 @@ from oid_sync_dagster.local_cdf.cursors import decode_cursor, encode_cursor
 from oid_sync_dagster.local_cdf.errors import CDFError, bad_request, not_found
 from oid_sync_dagster.local_cdf.projects import Project
 from oid_sync_dagster.local_cdf.requests import Context, endpoint
+from oid_sync_dagster.local_cdf.routes import datasets
 from oid_sync_dagster.local_cdf.store import timeseries as ts_store
 from oid_sync_dagster.local_cdf.store.records import TimeSeriesRecord
 
@@ -90,6 +91,8 @@ def list_series(ctx: Context) -> dict[str, Any]:
         raise bad_request("sort is not supported by the local CDF; time series are listed in id order.")
     records = ctx.project.list_series()
     if spec := body.get("filter"):
+        if given := spec.get("dataSetIds"):  # CDF resolves {"externalId": ...} to the data set's id
+            spec = {**spec, "dataSetIds": [{"id": d.id} for d in datasets.resolve_identifiers(ctx, given)]}
         records = [r for r in records if filters.classic(spec)(r)]
     if spec := body.get("advancedFilter"):
         records = [r for r in records if filters.advanced(spec)(r)]
