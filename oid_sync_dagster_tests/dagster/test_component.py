@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 import textwrap
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -370,3 +370,26 @@ def test_a_selection_from_a_second_source_project_is_copied_exactly(
         for e in run.get_asset_materialization_events()
     }
     assert records == {"pump_1_flow": written["pump:1:flow"], "pump_1_mode": written["pump:1:mode"]}
+
+
+@pytest.mark.clock  # weeks from the wall clock: also run under faketime at four instants (Makefile)
+def test_a_one_week_run_logs_nothing_to_ignore_and_realtime_has_a_freshness_policy(
+    defs: dg.Definitions, instance: dg.DagsterInstance, resource: OidSyncResource, now_ms: int
+) -> None:
+    assert materialize(defs, instance, resource, [CATALOG_KEY]).success
+    week = key_of(history_weeks(now_ms, 1)[0])
+    run = materialize(defs, instance, resource, dg.AssetSelection.groups("pressure"), partition_key=week)
+    assert run.success
+    lines = [entry.user_message for entry in instance.all_logs(run.run_id)]
+    assert not [line for line in lines if "did not yield or return expected outputs" in line]
+    checks = run.get_asset_check_evaluations()
+    assert checks and all(e.partition == week and e.passed for e in checks)
+    # Each check names the week's materialization it checked (Dagster links a check result to it).
+    latest = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=checks[0].asset_key), limit=1)
+    stored = {record.asset_key: record.storage_id for record in latest.records}
+    assert checks[0].target_materialization_data is not None
+    assert checks[0].target_materialization_data.storage_id == stored[checks[0].asset_key]
+    (realtime,) = [s for s in defs.resolve_all_asset_specs() if s.key == dg.AssetKey(["oid", "realtime"])]
+    assert realtime.freshness_policy == dg.FreshnessPolicy.time_window(
+        fail_window=timedelta(hours=1), warn_window=timedelta(minutes=15)
+    )
