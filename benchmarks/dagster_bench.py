@@ -280,7 +280,7 @@ def read_record(home: Path, run_id: str, paths: list[list[str]], keys: list[str]
     """The run's event log, read from DAGSTER_HOME's storage: materializations and passed checks per (asset,
     partition), event counts, and each step's start/end, engine time and pid."""
     import dagster as dg
-    from dagster._core.instance.ref import InstanceRef
+    from dagster._core.instance.ref import InstanceRef  # private: an instance from a directory, not $DAGSTER_HOME
 
     instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
     try:

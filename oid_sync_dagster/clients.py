@@ -24,6 +24,7 @@ from cognite.client import ClientConfig, CogniteClient, global_config
 from cognite.client.credentials import OAuthClientCredentials
 
 from oid_sync_dagster.config import (
+    ENV_VARS,
     ConfigError,
     OidConnection,
     SyncConfig,
@@ -39,7 +40,7 @@ if TYPE_CHECKING:  # the server module pulls in uvicorn and Starlette; only its 
     from oid_sync_dagster.local_cdf.server import RunningLocalCDF
 
 CLIENT_NAME = "oid-sync-dagster"  # sent as x-cdp-app, so CDF's request logs tell this app apart
-LOCAL_CDF_URL_ENV = "OID_SYNC_LOCAL_CDF_URL"
+LOCAL_CDF_URL_ENV = ENV_VARS["local_cdf_url"]
 LOCAL_SOURCE_PROJECT = "publicdata"  # the local CDF's stand-in for OID
 DEFAULT_LOCAL_TARGET_PROJECT = "oid-sync"
 PROJECT_PATTERN = r"^[a-z0-9][a-z0-9-]*$"  # CDF project names; also what the local CDF accepts

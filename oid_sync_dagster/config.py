@@ -252,18 +252,30 @@ class TargetConnection(_Model):
         return value
 
 
-# The CDF Toolkit's env names, so one `.env` serves both `cdf deploy` and this code location.
-TARGET_ENV_VARS = {
-    "project": "CDF_PROJECT",
-    "cluster": "CDF_CLUSTER",
-    "base_url": "CDF_URL",
-    "token_url": "IDP_TOKEN_URL",
-    "client_id": "IDP_CLIENT_ID",
-    "scopes": "IDP_SCOPES",
-    "audience": "IDP_AUDIENCE",
+# Every environment variable the product reads, by the resource setting it stands for: the one table. The target's
+# are the CDF Toolkit's names, so one `.env` serves both `cdf deploy` and this code location; the OID secret's name
+# is the default of oid_connection.client_secret_env.
+ENV_VARS = {
+    "oid_client_secret": "OPEN_ID_CLIENT_SECRET",
+    "target_project": "CDF_PROJECT",
+    "target_cluster": "CDF_CLUSTER",
+    "target_base_url": "CDF_URL",
+    "target_token_url": "IDP_TOKEN_URL",
+    "target_tenant_id": "IDP_TENANT_ID",
+    "target_client_id": "IDP_CLIENT_ID",
+    "target_client_secret": "IDP_CLIENT_SECRET",
+    "target_scopes": "IDP_SCOPES",
+    "target_audience": "IDP_AUDIENCE",
+    "local_cdf_url": "OID_SYNC_LOCAL_CDF_URL",
+    "config_path": "OID_SYNC_CONFIG",
 }
-TARGET_SECRET_ENV = "IDP_CLIENT_SECRET"
-TENANT_ENV = "IDP_TENANT_ID"
+# TargetConnection field -> its env var (the secret and the tenant are read separately).
+TARGET_ENV_VARS = {
+    field: ENV_VARS[f"target_{field}"]
+    for field in ("project", "cluster", "base_url", "token_url", "client_id", "scopes", "audience")
+}
+TARGET_SECRET_ENV = ENV_VARS["target_client_secret"]
+TENANT_ENV = ENV_VARS["target_tenant_id"]
 
 
 def env_value(environ: Mapping[str, str], name: str) -> str | None:
@@ -279,10 +291,11 @@ def target_connection_from_env(environ: Mapping[str, str]) -> TargetConnection |
     optional IDP_SCOPES (comma or space separated, default `<base_url>/.default`) and IDP_AUDIENCE.
     Errors name the env vars and show values, never the secret's.
     """
-    project = env_value(environ, "CDF_PROJECT")
+    E = TARGET_ENV_VARS
+    project = env_value(environ, E["project"])
     if project is None:
         return None
-    token_url = env_value(environ, "IDP_TOKEN_URL")
+    token_url = env_value(environ, E["token_url"])
     if token_url is None and (tenant := env_value(environ, TENANT_ENV)) is not None:
         if not re.fullmatch(r"[A-Za-z0-9.-]+", tenant):
             raise ConfigError(
@@ -290,30 +303,30 @@ def target_connection_from_env(environ: Mapping[str, str]) -> TargetConnection |
             )
         token_url = f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
     missing = []
-    if env_value(environ, "CDF_URL") is None and env_value(environ, "CDF_CLUSTER") is None:
-        missing.append("CDF_CLUSTER or CDF_URL")
+    if env_value(environ, E["base_url"]) is None and env_value(environ, E["cluster"]) is None:
+        missing.append(f"{E['cluster']} or {E['base_url']}")
     if token_url is None:
-        missing.append(f"IDP_TOKEN_URL (or {TENANT_ENV} for Entra ID)")
-    if env_value(environ, "IDP_CLIENT_ID") is None:
-        missing.append("IDP_CLIENT_ID")
+        missing.append(f"{E['token_url']} (or {TENANT_ENV} for Entra ID)")
+    if env_value(environ, E["client_id"]) is None:
+        missing.append(E["client_id"])
     if env_value(environ, TARGET_SECRET_ENV) is None:
         missing.append(TARGET_SECRET_ENV)
     if missing:
         raise ConfigError(
-            f"CDF_PROJECT={project!r} selects a real target CDF project, but these env vars are unset or empty: "
-            f"{', '.join(missing)}. Set them (the CDF Toolkit's names), or unset CDF_PROJECT to write to the "
+            f"{E['project']}={project!r} selects a real target CDF project, but these env vars are unset or empty: "
+            f"{', '.join(missing)}. Set them (the CDF Toolkit's names), or unset {E['project']} to write to the "
             "local CDF."
         )
-    scopes = env_value(environ, "IDP_SCOPES")
+    scopes = env_value(environ, E["scopes"])
     data = {
         "project": project,
-        "cluster": env_value(environ, "CDF_CLUSTER"),
-        "base_url": env_value(environ, "CDF_URL"),
+        "cluster": env_value(environ, E["cluster"]),
+        "base_url": env_value(environ, E["base_url"]),
         "token_url": token_url,
-        "client_id": env_value(environ, "IDP_CLIENT_ID"),
+        "client_id": env_value(environ, E["client_id"]),
         "client_secret_env": TARGET_SECRET_ENV,
         "scopes": re.split(r"[\s,]+", scopes.strip(" ,")) if scopes else None,
-        "audience": env_value(environ, "IDP_AUDIENCE"),
+        "audience": env_value(environ, E["audience"]),
     }
     try:
         return TargetConnection.model_validate(data)
@@ -322,10 +335,10 @@ def target_connection_from_env(environ: Mapping[str, str]) -> TargetConnection |
         for item in exc.errors(include_url=False):
             field = str(item["loc"][0]) if item["loc"] else ""
             name = TARGET_ENV_VARS.get(field, field)
-            if field == "token_url" and env_value(environ, "IDP_TOKEN_URL") is None:
+            if field == "token_url" and env_value(environ, E["token_url"]) is None:
                 name = f"{TENANT_ENV} (gives the token URL)"
             if field == "base_url" and data["base_url"] is None:
-                name = "CDF_CLUSTER"
+                name = E["cluster"]
             message = item["msg"].removeprefix("Value error, ")
             # What the user set, not the normalized value pydantic saw (CDF_CLUSTER 'West Europe', not 'west europe').
             raw = env_value(environ, name) if name in TARGET_ENV_VARS.values() else None

@@ -67,3 +67,9 @@ def source(client_factory: Callable[..., CogniteClient]) -> CogniteClient:
 @pytest.fixture
 def target(client_factory: Callable[..., CogniteClient]) -> CogniteClient:
     return client_factory("target")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The `slow` tests (a minute or two each: whole Dagster stacks) first, the rest in collection order: with two
+    xdist workers, a long test started last leaves the other worker idle to the end (about 1.5 minutes of CI)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

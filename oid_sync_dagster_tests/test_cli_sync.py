@@ -21,6 +21,8 @@ import pytest
 from cognite.client import CogniteClient
 from cognite.client.data_classes.data_modeling import NodeId, SpaceApply
 from cognite.client.data_classes.data_modeling.cdm.v1 import CogniteTimeSeriesApply
+
+# private: Dagster exports no check-status enum (the product compares its stored name, evaluations.CHECK_FAILED)
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from oid_sync_dagster.cli import build_parser, main

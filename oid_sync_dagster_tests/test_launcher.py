@@ -26,9 +26,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dagster import DagsterInstance
-from dagster._core.run_coordinator import QueuedRunCoordinator
-from dagster._core.storage.runs import SqliteRunStorage
+from dagster import DagsterInstance, QueuedRunCoordinator
+from dagster._core.storage.runs import SqliteRunStorage  # private: Dagster exports no run-storage classes
 
 from oid_sync_dagster import cli, launcher
 

@@ -23,14 +23,21 @@ import yaml
 from dagster.components import DefsStateConfig, DefsStateConfigArgs, ResolvedDefsStateConfig
 from pydantic import Field, ValidationError
 
-from oid_sync_dagster.config import ConfigError, SyncConfig, TargetConnection, format_validation_error, load_config
+from oid_sync_dagster.config import (
+    ENV_VARS,
+    ConfigError,
+    SyncConfig,
+    TargetConnection,
+    format_validation_error,
+    load_config,
+)
 from oid_sync_dagster.integration.build import build_definitions
 from oid_sync_dagster.integration.catalog_state import CatalogState, fetch_catalog_state
 from oid_sync_dagster.integration.keys import Names
 from oid_sync_dagster.integration.resources import OidSyncResource, environment_fields
 from oid_sync_dagster.integration.translator import OidSyncTranslator
 
-CONFIG_ENV = "OID_SYNC_CONFIG"  # a YAML file in the predecessor's schema, when no attribute names one
+CONFIG_ENV = ENV_VARS["config_path"]  # a YAML file in the predecessor's schema, when no attribute names one
 
 
 class ComponentAttributeError(ValueError):

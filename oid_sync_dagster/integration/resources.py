@@ -18,28 +18,22 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from oid_sync_dagster.clients import clients_from_env
-from oid_sync_dagster.config import ConfigError, SyncConfig, load_config, source_is_real, target_connection_from_env
+from oid_sync_dagster.config import (
+    ENV_VARS,
+    ConfigError,
+    SyncConfig,
+    load_config,
+    source_is_real,
+    target_connection_from_env,
+)
 from oid_sync_dagster.integration.keys import series_of_specs
 from oid_sync_dagster.integration.local_mode import LocalMode, running_local_cdf
 from oid_sync_dagster.integration.steps import refusals_fail_at_once, sync_realtime_edge, sync_series_weeks
 from oid_sync_dagster.sync.engine import SyncEngine
 from oid_sync_dagster.sync.model import CatalogSeries
 
-# Resource field -> the environment variable it stands for (what clients_from_env reads).
-ENV_FIELDS = {
-    "oid_client_secret": "OPEN_ID_CLIENT_SECRET",
-    "target_project": "CDF_PROJECT",
-    "target_cluster": "CDF_CLUSTER",
-    "target_base_url": "CDF_URL",
-    "target_token_url": "IDP_TOKEN_URL",
-    "target_tenant_id": "IDP_TENANT_ID",
-    "target_client_id": "IDP_CLIENT_ID",
-    "target_client_secret": "IDP_CLIENT_SECRET",
-    "target_scopes": "IDP_SCOPES",
-    "target_audience": "IDP_AUDIENCE",
-    "local_cdf_url": "OID_SYNC_LOCAL_CDF_URL",
-    "config_path": "OID_SYNC_CONFIG",
-}
+# Resource field -> the environment variable it stands for (what clients_from_env reads): config.ENV_VARS.
+ENV_FIELDS = ENV_VARS
 
 
 class OidSyncResource(dg.ConfigurableResource):
@@ -67,8 +61,15 @@ class OidSyncResource(dg.ConfigurableResource):
 
     _stack: ExitStack | None = PrivateAttr(None)
     _engine: SyncEngine | None = PrivateAttr(None)
+    _config: SyncConfig | None = PrivateAttr(None)
 
     def sync_config(self) -> SyncConfig:
+        """The typed configuration, loaded once per resource object (its settings never change)."""
+        if self._config is None:
+            self._config = self._load_config()
+        return self._config
+
+    def _load_config(self) -> SyncConfig:
         if self.config_json is not None:
             return load_config(self.config_json)
         if not self.config_path:

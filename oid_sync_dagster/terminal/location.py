@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oid_sync_dagster import launcher
-from oid_sync_dagster.config import ConfigError
+from oid_sync_dagster.config import ENV_VARS, ConfigError
+
+LOCAL_CDF_URL_ENV = ENV_VARS["local_cdf_url"]
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -88,7 +90,7 @@ def one_local_cdf(home: Path) -> Iterator[None]:
     (OID_SYNC_LOCAL_CDF_URL), on the same data directory ($DAGSTER_HOME/local-cdf)."""
     from oid_sync_dagster.integration.resources import ENV_FIELDS, OidSyncResource
 
-    if os.environ.get("OID_SYNC_LOCAL_CDF_URL"):
+    if os.environ.get(LOCAL_CDF_URL_ENV):
         yield
         return
     # Plain values, not the EnvVars the location binds: whether local mode applies depends on what is set.
@@ -103,11 +105,11 @@ def one_local_cdf(home: Path) -> Iterator[None]:
     from oid_sync_dagster.integration.local_mode import running_local_cdf
 
     with running_local_cdf(home / "local-cdf", "process") as url:
-        os.environ["OID_SYNC_LOCAL_CDF_URL"] = url
+        os.environ[LOCAL_CDF_URL_ENV] = url
         try:
             yield
         finally:
-            os.environ.pop("OID_SYNC_LOCAL_CDF_URL", None)
+            os.environ.pop(LOCAL_CDF_URL_ENV, None)
 
 
 @contextmanager

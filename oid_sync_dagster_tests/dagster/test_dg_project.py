@@ -56,6 +56,7 @@ def test_this_repository_is_a_dg_project(tmp_path: Path) -> None:
     assert "oid_sync_dagster.OidSyncComponent" in {c["key"] for c in json.loads(components)["items"]}
 
 
+@pytest.mark.slow
 def test_a_team_adds_the_component_to_its_own_dg_project(
     tmp_path: Path, live_cdf: RunningLocalCDF, source: CogniteClient, target_client: CogniteClient
 ) -> None:

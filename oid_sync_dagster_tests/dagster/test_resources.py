@@ -16,6 +16,7 @@ def test_only_set_variables_become_env_vars() -> None:
     assert resource.target_project == dg.EnvVar("CDF_PROJECT")
     assert resource.target_scopes is None  # empty means unset
     assert all(getattr(resource, f) is None for f in ENV_FIELDS if f not in ("oid_client_secret", "target_project"))
+    # private: the config dictionary Dagster stores for the resource has no public accessor
     assert SECRET not in repr(resource) and SECRET not in str(resource._convert_to_config_dictionary())
 
 

@@ -11,6 +11,9 @@ import dagster as dg
 import pytest
 from cognite.client import CogniteClient
 from cognite.client.data_classes.data_modeling import NodeId
+
+# private, for types and fixtures only: what a sensor tick returns, and run records in a given status with a remote
+# origin (as the daemon's runs have) have no public constructors.
 from dagster._core.definitions.sensor_definition import SensorExecutionData
 from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
 from dagster._core.test_utils import create_run_for_test

@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+
+# private: the SDK's generated protobuf classes, the real runtime our hand-written encoder is checked against
 from cognite.client._proto.data_point_list_response_pb2 import DataPointListItem, DataPointListResponse
 from cognite.client.utils._datapoints import DpsUnpackFns, get_datapoints_from_proto, get_ts_info_from_proto
 from hypothesis import HealthCheck, given, settings

@@ -32,7 +32,6 @@ import dagster as dg
 import httpx2
 import pytest
 from cognite.client.exceptions import CogniteOAuthError
-from dagster._serdes import serialize_value
 
 from oid_sync_dagster.clients import clients_from_env
 from oid_sync_dagster.config import load_config
@@ -145,8 +144,8 @@ def run_text(instance: dg.DagsterInstance, run_id: str) -> str:
     """The run record (config, tags) and every event of the run, serialized as Dagster stores them."""
     run = instance.get_run_by_id(run_id)
     assert run is not None
-    parts = [serialize_value(run), repr(run.run_config), repr(run.tags)]
-    parts += [serialize_value(entry) for entry in instance.all_logs(run_id)]
+    parts = [dg.serialize_value(run), repr(run.run_config), repr(run.tags)]
+    parts += [dg.serialize_value(entry) for entry in instance.all_logs(run_id)]
     return "\n".join(parts)
 
 
@@ -167,6 +166,7 @@ def test_the_secret_appears_nowhere_in_dagster_runs_engine_logs_or_errors(
     translator = OidSyncTranslator()
     week = history_weeks(now, 1)[0]
     texts: list[tuple[str, str]] = [("resource repr", repr(resource)), ("resource str", str(resource))]
+    # private: the config dictionary Dagster stores for the resource has no public accessor
     texts.append(("resource config", repr(resource._convert_to_config_dictionary())))
     overrides = {"python_logs": {"python_log_level": "DEBUG", "managed_python_loggers": list(LOGGERS)}}
     with dg.instance_for_test(overrides=overrides) as instance:
@@ -217,7 +217,7 @@ def test_the_secret_appears_nowhere_in_dagster_runs_engine_logs_or_errors(
         texts.append(("failed step error", error.to_string()))
         for name, run in {**runs, "failed": failed}.items():
             texts.append((f"{name} run records and events", run_text(instance, run.run_id)))
-            texts.append((f"{name} result events", "\n".join(serialize_value(e) for e in run.all_events)))
+            texts.append((f"{name} result events", "\n".join(dg.serialize_value(e) for e in run.all_events)))
         # The resource as Dagster resolves it inside a run (EnvVar -> value) is checked separately below.
         instance_root = Path(instance.root_directory)
         searched = assert_no_file_holds_secrets(instance_root)
