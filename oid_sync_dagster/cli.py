@@ -68,19 +68,19 @@ def _purge(args: argparse.Namespace) -> int:
 
     import dagster as dg
 
-    from oid_sync_dagster.integration.purge import PURGE_JOB
     from oid_sync_dagster.terminal.location import UsageError, load_location
 
     try:
-        defs = load_location().defs
+        location = load_location()
     except UsageError as error:
         print(f"oid-sync purge: {error}", file=sys.stderr)
         return 2
+    defs, names = location.defs, location.names
 
     weeks = [] if args.all else [w.strip() for w in args.weeks.split(",") if w.strip()]
-    run_config = {"ops": {"purge_synced_data": {"config": {"weeks": weeks, "series": args.series}}}}
+    run_config = {"ops": {names.op("purge_synced_data"): {"config": {"weeks": weeks, "series": args.series}}}}
     with dg.DagsterInstance.get() as instance:
-        result = defs.get_job_def(PURGE_JOB).execute_in_process(
+        result = defs.resolve_job_def(names.job("purge")).execute_in_process(
             run_config=run_config, instance=instance, raise_on_error=False
         )
     if not result.success:

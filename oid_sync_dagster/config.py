@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 from pydantic import (
@@ -107,6 +107,14 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _default_scopes(value: object, info: ValidationInfo) -> object:
+    """['<base_url>/.default'], as CDF on Entra ID expects, when no scopes are given."""
+    if value is None:
+        # Without a valid base_url (its error is reported) any placeholder will do: the model fails anyway.
+        return [f"{info.data.get('base_url') or '<base_url>'}/.default"]
+    return value
+
+
 class OidConnection(_Model):
     """Where the source lives and how to authenticate to it: OID (`publicdata`) by default, or any CDF project
     through any OAuth2 client-credentials IdP (give base_url or cluster, and token_url or tenant_id)."""
@@ -155,10 +163,7 @@ class OidConnection(_Model):
             raise ValueError(f"must be an http(s) URL (got {value!r})")
         return value
 
-    @field_validator("scopes", mode="before")
-    @classmethod
-    def _scopes(cls, value: object, info: ValidationInfo) -> object:
-        return [f"{info.data.get('base_url') or '<base_url>'}/.default"] if value is None else value
+    _scopes = field_validator("scopes", mode="before")(lambda value, info: _default_scopes(value, info))
 
     @property
     def scope(self) -> str:
@@ -186,7 +191,11 @@ def normalize_base_url(url: str) -> str:
     if scheme not in ("http", "https") or not netloc:
         raise ValueError(f"must be an http(s) URL like https://api.cognitedata.com, got {url!r}")
     if "@" in netloc:
-        raise ValueError(f"must not carry user info; credentials come from the environment (got {url!r})")
+        # The user info may be a password: the URL is shown without it.
+        shown = urlunsplit((parts.scheme, netloc.rsplit("@", 1)[1], parts.path, parts.query, parts.fragment))
+        raise ValueError(
+            f"must not carry user info; credentials come from the environment (got {shown!r} with user info)"
+        )
     if parts.path.strip("/") or parts.query or parts.fragment:
         raise ValueError(
             f"must be scheme://host[:port] with no path, query or fragment (got {url!r}); with a path prefix the "
@@ -243,13 +252,7 @@ class TargetConnection(_Model):
             return f"https://{cluster}.cognitedata.com"
         return normalize_base_url(value)  # type: ignore[arg-type]
 
-    @field_validator("scopes", mode="before")
-    @classmethod
-    def _scopes(cls, value: object, info: ValidationInfo) -> object:
-        if value is None:
-            # Without a valid base_url (its error is reported) any placeholder will do: the model fails anyway.
-            return [f"{info.data.get('base_url') or '<base_url>'}/.default"]
-        return value
+    _scopes = field_validator("scopes", mode="before")(lambda value, info: _default_scopes(value, info))
 
 
 # Every environment variable the product reads, by the resource setting it stands for: the one table. The target's
@@ -412,6 +415,16 @@ class SyncConfiguration(_Model):
     data_set_external_id: str | None = Field(
         None, min_length=1, description="Only source series in this data set (with the prefix)."
     )
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> Self:
+        if self.external_ids is not None and self.data_set_external_id is not None:
+            raise ValueError(
+                "external_ids and data_set_external_id: give exact external ids, or a data set (with the prefix), "
+                "not both"
+            )
+        return self
+
     extraction_pipeline_external_id: str | None = Field(
         None, min_length=1, max_length=255, description="Extraction pipeline to report runs to; None: none."
     )
@@ -548,9 +561,21 @@ class SyncConfig(_Model):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
 
+_USER_INFO = re.compile(r"://[^/@\s]+@")
+
+
 def _redact(loc: tuple[int | str, ...], value: Any) -> Any:
-    # A secret pasted into the file must not be echoed into logs by the very error that rejects it.
-    return "<redacted>" if any("secret" in str(part).lower() for part in loc) else value
+    # A secret pasted into the file must not be echoed into logs by the very error that rejects it: not under a key
+    # naming a secret, and not inside a mapping shown whole (a missing field's error shows its parent).
+    if any("secret" in str(part).lower() for part in loc):
+        return "<redacted>"
+    if isinstance(value, dict):
+        return {key: _redact((*loc, key), item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact(loc, item) for item in value]
+    if isinstance(value, str):  # a URL's user info may be a password
+        return _USER_INFO.sub("://<redacted>@", value)
+    return value
 
 
 def format_validation_error(error: ValidationError, *, prefix: str = "") -> str:
@@ -570,11 +595,18 @@ def format_validation_error(error: ValidationError, *, prefix: str = "") -> str:
     return "\n".join(lines)
 
 
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).is_file()
+    except OSError:  # e.g. a one-line JSON config longer than a file name may be
+        return False
+
+
 def load_config(path_or_text: str | Path) -> SyncConfig:
     """Load a SyncConfig from a YAML file path or YAML text; raises ConfigError listing every problem."""
     source = "text"
     text: str
-    if isinstance(path_or_text, Path) or ("\n" not in path_or_text and Path(path_or_text).is_file()):
+    if isinstance(path_or_text, Path) or ("\n" not in path_or_text and _is_file(path_or_text)):
         path = Path(path_or_text)
         source = str(path)
         try:

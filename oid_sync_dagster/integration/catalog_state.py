@@ -8,29 +8,21 @@ fetches it again: that is how added or removed source series are picked up. The 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+from oid_sync_dagster.config import ConfigError
 from oid_sync_dagster.integration.resources import OidSyncResource
 from oid_sync_dagster.sync.engine import wall_clock_ms
 from oid_sync_dagster.sync.model import CatalogSeries
 
 
 @dataclass(frozen=True)
-class SeriesEntry:
-    external_id: str
-    name: str | None
-    description: str | None
-    is_string: bool
-    is_step: bool
-    unit: str | None
-    metadata: Mapping[str, str]
-
-
-@dataclass(frozen=True)
 class CatalogState:
+    """The source catalog when it was fetched: the series, as the engine's own CatalogSeries records."""
+
     fetched_at_ms: int
-    series: Sequence[SeriesEntry]
+    series: Sequence[CatalogSeries]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -38,42 +30,21 @@ class CatalogState:
     @classmethod
     def from_json(cls, text: str) -> CatalogState:
         raw = json.loads(text)
-        return cls(fetched_at_ms=raw["fetched_at_ms"], series=tuple(SeriesEntry(**e) for e in raw["series"]))
+        return cls(fetched_at_ms=raw["fetched_at_ms"], series=tuple(CatalogSeries(**e) for e in raw["series"]))
 
     def catalog(self) -> list[CatalogSeries]:
-        return [
-            CatalogSeries(
-                external_id=e.external_id,
-                name=e.name,
-                description=e.description,
-                is_string=e.is_string,
-                is_step=e.is_step,
-                unit=e.unit,
-                metadata=dict(e.metadata),
-            )
-            for e in self.series
-        ]
+        return list(self.series)
 
 
 def state_of(catalog: Sequence[CatalogSeries], fetched_at_ms: int) -> CatalogState:
-    return CatalogState(
-        fetched_at_ms=fetched_at_ms,
-        series=tuple(
-            SeriesEntry(
-                external_id=s.external_id,
-                name=s.name,
-                description=s.description,
-                is_string=s.is_string,
-                is_step=s.is_step,
-                unit=s.unit,
-                metadata=dict(s.metadata),
-            )
-            for s in catalog
-        ),
-    )
+    return CatalogState(fetched_at_ms=fetched_at_ms, series=tuple(catalog))
 
 
 def fetch_catalog_state(resource: OidSyncResource) -> CatalogState:
     """The source catalog now, read as a run would (EnvVars resolved, the local CDF started and stopped if needed)."""
     with resource.process_config_and_initialize_cm() as initialized:
-        return state_of(initialized.engine.list_catalog(), wall_clock_ms())
+        catalog = initialized.engine.list_catalog()
+        wanted = initialized.engine.settings.external_ids
+        if wanted is not None and (missing := sorted(set(wanted) - {s.external_id for s in catalog})):
+            raise ConfigError(f"sync_configuration.external_ids: not in the source: {', '.join(missing[:20])}")
+        return state_of(catalog, wall_clock_ms())

@@ -153,7 +153,7 @@ class OidSyncComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
         fields.pop("config_path", None)
         if self.config is not None:  # as given: the resource validates the same text the same way
             fields["config_json"] = json.dumps(self.config)
-        elif (path := self.config_file or os.environ.get(CONFIG_ENV)) is not None:
+        elif (path := self.config_file or os.environ.get(CONFIG_ENV) or None) is not None:
             fields["config_path"] = str(Path(path).resolve())
         source_secret = config.oid_connection.client_secret_env
         fields.pop("oid_client_secret", None)
@@ -187,7 +187,10 @@ class OidSyncComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
         self._check_positive("automation.realtime_interval_s", self.automation.realtime_interval_s)
         self._check_positive("automation.history_interval_s", self.automation.history_interval_s)
         self._check_positive("automation.history_max_attempts", self.automation.history_max_attempts)
-        self._check_positive("checks.realtime_warn_lag_s", self.checks.realtime_warn_lag_s)
+        if self.checks.realtime_warn_lag_s < 60:  # Dagster's freshness windows are whole minutes at least
+            raise ComponentAttributeError(
+                f"checks.realtime_warn_lag_s: must be at least 60 (got {self.checks.realtime_warn_lag_s:g})"
+            )
         if self.checks.realtime_error_lag_s < self.checks.realtime_warn_lag_s:
             raise ComponentAttributeError(
                 f"checks.realtime_error_lag_s: must be at least checks.realtime_warn_lag_s "

@@ -26,6 +26,8 @@ class Names:
             raise ValueError(
                 f"name: lower-case letters, digits and underscores, starting with a letter (got {self.name!r})"
             )
+        if self.name == "oid":
+            raise ValueError("name: 'oid' is the unnamed instance's prefix; leave name unset or choose another")
 
     @property
     def root(self) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
 import dagster as dg
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 NAMESPACE = "oid_sync/"
 
@@ -55,6 +55,14 @@ class Record(BaseModel):
             if value is not None:
                 raw[name] = value.value if isinstance(value, dg.MetadataValue) else value
         return cls.model_validate(raw)
+
+    @classmethod
+    def read(cls, metadata: Mapping[str, Any]) -> Self | None:
+        """The record, or None when the metadata holds none (written before records, or by someone else)."""
+        try:
+            return cls.from_metadata(metadata)
+        except ValidationError:
+            return None
 
 
 class WeekRecord(Record):

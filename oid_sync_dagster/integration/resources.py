@@ -80,8 +80,10 @@ class OidSyncResource(dg.ConfigurableResource):
         return load_config(Path(self.config_path))
 
     def environ(self) -> dict[str, str]:
-        """The settings as the environment mapping the engine's client builders read."""
-        return {env: value for name, env in ENV_FIELDS.items() if (value := getattr(self, name)) is not None}
+        """The settings as the environment mapping the engine's client builders read; the source's secret under the
+        name the config gives it (oid_connection.client_secret_env)."""
+        names = {**ENV_FIELDS, "oid_client_secret": self.sync_config().oid_connection.client_secret_env}
+        return {env: value for name, env in names.items() if (value := getattr(self, name)) is not None}
 
     @property
     def needs_local_cdf(self) -> bool:

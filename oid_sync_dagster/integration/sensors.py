@@ -59,14 +59,19 @@ def _target_needs_catalog(instance: dg.DagsterInstance, catalog: dg.EventLogEntr
     materialization = latest.asset_materialization if latest is not None else None
     if materialization is None:
         return False
-    failed = RealtimeRecord.from_metadata(materialization.metadata).failed_series
-    return failed > 0 and newer_than_catalog(latest.run_id, latest.timestamp)
+    record = RealtimeRecord.read(materialization.metadata)
+    return record is not None and record.failed_series > 0 and newer_than_catalog(latest.run_id, latest.timestamp)
 
 
-def _backfill_in_flight(instance: dg.DagsterInstance) -> bool:
-    """A backfill launched from the UI is history work too: do not add sensor runs beside it."""
+def _backfill_in_flight(instance: dg.DagsterInstance, series_keys: set[dg.AssetKey]) -> bool:
+    """A backfill of these series launched from the UI is history work too: do not add sensor runs beside it. Another
+    instance's backfill (its own series) does not hold this one back."""
     active = instance.get_run_records(filters=dg.RunsFilter(statuses=IN_FLIGHT), limit=200)
-    return any("dagster/backfill" in record.dagster_run.tags for record in active)
+    return any(
+        "dagster/backfill" in record.dagster_run.tags
+        and (record.dagster_run.asset_selection is None or bool(record.dagster_run.asset_selection & series_keys))
+        for record in active
+    )
 
 
 def build_realtime_sensor(
@@ -126,6 +131,7 @@ def build_history_sensor(
     per distinct token (the predecessor repeated its reset on every run). clock: ms; the tick reads it once, so
     the weeks it considers and the cooldowns it measures share one instant (tests set it to cross a Monday)."""
     check_keys = [dg.AssetCheckKey(key, COMPLETE_CHECK) for key in series_keys]
+    owned = set(series_keys)
 
     @dg.sensor(
         name=names.sensor("history"),
@@ -139,7 +145,7 @@ def build_history_sensor(
         instance = context.instance
         if _busy(instance, names.kind("history"), context.log):
             return dg.SkipReason("a history run is still queued or running")
-        if _backfill_in_flight(instance):
+        if _backfill_in_flight(instance, owned):
             return dg.SkipReason("a backfill is running; history resumes when it is done")
         if instance.get_latest_materialization_event(names.target_catalog) is None:
             return dg.SkipReason("waiting for the target catalog (the realtime sensor materializes it first)")

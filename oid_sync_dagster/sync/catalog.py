@@ -28,14 +28,11 @@ def list_source_series(
     external_ids: Sequence[str] | None = None,
     data_set_external_id: str | None = None,
 ) -> list[CatalogSeries]:
-    """The selected source series with their metadata, sorted by external id: exactly `external_ids` when given (a
-    missing one is an error that names it), else every series whose external id starts with the prefix, in the
-    data set when one is given."""
+    """The selected source series with their metadata, sorted by external id: those of `external_ids` the source
+    has (the caller compares, to refuse a missing one at load and report one removed later as drift), else every
+    series whose external id starts with the prefix, in the data set when one is given."""
     if external_ids is not None:
         found = source.time_series.retrieve_multiple(external_ids=list(external_ids), ignore_unknown_ids=True)
-        missing = sorted(set(external_ids) - {ts.external_id for ts in found})
-        if missing:
-            raise ValueError(f"sync_configuration.external_ids: not in the source: {', '.join(missing[:20])}")
     else:
         found = source.time_series.list(
             external_id_prefix=external_id_prefix,

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import dagster as dg
 
     from oid_sync_dagster.config import SyncConfig
+    from oid_sync_dagster.integration.keys import Names
 
 
 class UsageError(Exception):
@@ -41,6 +42,7 @@ class Location:
     config: SyncConfig
     series: tuple[SeriesAsset, ...]
     partitions_def: dg.PartitionsDefinition | None
+    names: Names  # the instance's asset keys, jobs and kind tags (the defs.yaml's `name`)
 
     def select(self, pattern: str) -> list[SeriesAsset]:
         """The series whose source external id matches the glob, as `oid-sync purge` selects them."""
@@ -146,6 +148,7 @@ def load_location() -> Location:
             component = OidSyncComponent.from_defs_yaml(SHIPPED_DEFS_YAML)
             defs = component.load_definitions()
             config = component.sync_config()
+            names = component.names()
     except ComponentAttributeError as error:
         raise UsageError(f"configuration: {error}") from error
     except Exception as error:
@@ -162,7 +165,7 @@ def load_location() -> Location:
         text = external_id.value if isinstance(external_id, dg.MetadataValue) else external_id
         series.append(SeriesAsset(spec.key, str(text), spec.group_name))
     series.sort(key=lambda s: s.external_id)
-    return Location(defs=defs, config=config, series=tuple(series), partitions_def=partitions_def)
+    return Location(defs=defs, config=config, series=tuple(series), partitions_def=partitions_def, names=names)
 
 
 def groups_of(series: Sequence[SeriesAsset]) -> list[str]:

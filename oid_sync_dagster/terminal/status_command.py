@@ -30,6 +30,8 @@ from oid_sync_dagster.terminal.location import (
 if TYPE_CHECKING:
     import dagster as dg
 
+    from oid_sync_dagster.integration.keys import Names
+
 ALL = "all"
 NOTHING = "—"
 DONE = "✓"
@@ -99,13 +101,16 @@ def duration(seconds: float) -> str:
     return f"{seconds // 86400}d {seconds % 86400 // 3600:02d}h"
 
 
-def read_report(instance: dg.DagsterInstance, series: Sequence[SeriesAsset], weeks: Sequence[str]) -> Report:
+def read_report(
+    instance: dg.DagsterInstance, series: Sequence[SeriesAsset], weeks: Sequence[str], names: Names | None = None
+) -> Report:
     import dagster as dg
 
-    from oid_sync_dagster.integration.assets import CATALOG_KEY, REALTIME_KEY
     from oid_sync_dagster.integration.evaluations import CHECK_FAILED, COMPLETE_CHECK, check_statuses
+    from oid_sync_dagster.integration.keys import DEFAULT_NAMES
     from oid_sync_dagster.integration.records import RealtimeRecord
 
+    names = names or DEFAULT_NAMES
     report = Report(groups=groups_of(series), weeks=list(reversed(weeks)))
     materialized = {s.key: instance.get_materialized_partitions(s.key) for s in series}
     check_keys = [dg.AssetCheckKey(s.key, COMPLETE_CHECK) for s in series]
@@ -124,9 +129,11 @@ def read_report(instance: dg.DagsterInstance, series: Sequence[SeriesAsset], wee
                 recorded[column] |= done or status is not None
         report.rows[week] = {c: Cell(complete[c], total[c], recorded[c]) for c in report.columns}
     report.anything = any(materialized.values()) or bool(checks)
-    if (entry := instance.get_latest_materialization_event(REALTIME_KEY)) is not None:
-        materialization = entry.asset_materialization
-        record = RealtimeRecord.from_metadata(materialization.metadata if materialization else {})
+    entry = instance.get_latest_materialization_event(names.realtime)
+    materialization = entry.asset_materialization if entry is not None else None
+    # None too for a pass recorded before this version's records: the next pass shows.
+    record = RealtimeRecord.read(materialization.metadata) if materialization is not None else None
+    if entry is not None and record is not None:
         report.live = LiveEdge(
             lag_s=record.lag_s,
             at=entry.timestamp,
@@ -134,7 +141,8 @@ def read_report(instance: dg.DagsterInstance, series: Sequence[SeriesAsset], wee
             failed_series=record.failed_series,
             run_id=entry.run_id,
         )
-    report.anything |= report.live is not None or instance.get_latest_materialization_event(CATALOG_KEY) is not None
+    catalog = instance.get_latest_materialization_event(names.target_catalog)
+    report.anything |= report.live is not None or catalog is not None
     return report
 
 
@@ -193,7 +201,7 @@ def run(args: argparse.Namespace, *, clock: Callable[[], int] = wall_clock_ms) -
     from oid_sync_dagster.integration.liveness import abandoned_runs, describe
 
     with quiet_dagster(), dg.DagsterInstance.get() as instance:
-        report = read_report(instance, series, weeks)
+        report = read_report(instance, series, weeks, location.names)
         abandoned = [f"Abandoned: {describe(run)}; the sensors mark it failed" for run in abandoned_runs(instance)]
     if not report.anything:
         print(

@@ -32,7 +32,6 @@ from oid_sync_dagster.terminal.progress import HistoryTally, RunEvents, SyncView
 if TYPE_CHECKING:
     import dagster as dg
 
-HISTORY_JOB, REALTIME_JOB = "oid_history", "oid_realtime"
 LAUNCHED_BY_TAG = "oid_sync/launched_by"
 MAX_FAILED_SHOWN = 20
 MAX_PROBLEM_CHARS = 600
@@ -175,14 +174,16 @@ def _usage(message: str) -> int:
 def _sync(location: Location, outcome: Outcome, view: SyncView) -> None:
     import dagster as dg
 
-    from oid_sync_dagster.integration.assets import CATALOG_KEY, REALTIME_KEY
+    names = location.names
+    catalog_key, realtime_key = names.target_catalog, names.realtime
+    realtime_job = location.defs.resolve_job_def(names.job("realtime"))
 
     with dg.DagsterInstance.get() as instance:
         n_series = len(location.series)
         view.stage("catalog", f"upserting {n_series} target nodes")
-        catalog = _execute(instance, location.defs.resolve_job_def(REALTIME_JOB), [CATALOG_KEY], kind="catalog")
+        catalog = _execute(instance, realtime_job, [catalog_key], kind=names.kind("catalog"))
         outcome.stages["catalog"] = catalog
-        view.done("catalog", _catalog_line(catalog, CATALOG_KEY), catalog.success)
+        view.done("catalog", _catalog_line(catalog, catalog_key), catalog.success)
         if not catalog.success:  # without nodes nothing can be written; the source or target is likely down
             outcome.problems.append(f"catalog: {catalog.failure()}")
             return
@@ -199,9 +200,9 @@ def _sync(location: Location, outcome: Outcome, view: SyncView) -> None:
             tally.start()
             history = _execute(
                 instance,
-                location.defs.resolve_job_def(HISTORY_JOB),
+                location.defs.resolve_job_def(names.job("history")),
                 [s.key for s in outcome.series],
-                kind="history",
+                kind=names.kind("history"),
                 weeks=outcome.weeks,
                 on_event=on_history,
             )
@@ -211,9 +212,9 @@ def _sync(location: Location, outcome: Outcome, view: SyncView) -> None:
             view.done("history", tally.final_line(), history.success and len(tally.complete()) == tally.total)
 
         view.stage("realtime", f"the live edge of {n_series} series")
-        realtime = _execute(instance, location.defs.resolve_job_def(REALTIME_JOB), [REALTIME_KEY], kind="realtime")
+        realtime = _execute(instance, realtime_job, [realtime_key], kind=names.kind("realtime"))
         outcome.stages["realtime"] = realtime
-        record = realtime.record(REALTIME_KEY, RealtimeRecord)
+        record = realtime.record(realtime_key, RealtimeRecord)
         outcome.realtime_points = record.points_written if record else 0
         failed = record.failed_series if record else 0
         _realtime_failures(outcome, location, realtime, failed)
@@ -287,7 +288,7 @@ def _execute(
             outcome["error"] = error
 
     started = time.monotonic()
-    worker = threading.Thread(target=work, name=f"oid-sync-{kind}", daemon=True)
+    worker = threading.Thread(target=work, name=f"oid-sync-{kind.replace('/', '-')}", daemon=True)
     worker.start()
     try:
         while worker.is_alive():

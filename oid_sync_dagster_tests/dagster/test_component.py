@@ -162,6 +162,13 @@ BAD_ATTRIBUTES = [
     ),
     ({"translation": {"key_prefix": ["my prefix"]}}, "translation.key_prefix", "['my prefix']"),
     ({"config_file": "a.yaml", "config": {}}, "config_file and config", "give one of them, not both"),
+    ({"checks": {"realtime_warn_lag_s": 30}}, "checks.realtime_warn_lag_s", "must be at least 60 (got 30)"),
+    ({"name": "oid"}, "name", "'oid' is the unnamed instance's prefix"),
+    (
+        {"config": {"sync_configuration": {"external_ids": ["pi:1"], "data_set_external_id": "pumps"}}},
+        "config.sync_configuration",
+        "give exact external ids, or a data set (with the prefix), not both",
+    ),
 ]
 
 
@@ -393,3 +400,22 @@ def test_a_one_week_run_logs_nothing_to_ignore_and_realtime_has_a_freshness_poli
     assert realtime.freshness_policy == dg.FreshnessPolicy.time_window(
         fail_window=timedelta(hours=1), warn_window=timedelta(minutes=15)
     )
+
+
+def test_a_secret_pasted_into_an_attribute_is_never_echoed(tmp_path: Path) -> None:
+    defs_yaml = tmp_path / "defs.yaml"
+    target = {"project": "demo", "cluster": "w1", "client_secret": "S3CR3T-pasted", "base_url": "https://u:S3CR3T@h.io"}
+    defs_yaml.write_text(json.dumps({"type": "oid_sync_dagster.OidSyncComponent", "attributes": {"target": target}}))
+    with pytest.raises(ComponentAttributeError) as raised:
+        OidSyncComponent.from_defs_yaml(defs_yaml).load_definitions()
+    message = str(raised.value)
+    assert "target.client_secret: Extra inputs are not permitted (got '<redacted>')" in message
+    assert "target.token_url: Field required" in message
+    assert "S3CR3T" not in message
+
+
+def test_a_long_inline_config_loads(live_cdf: RunningLocalCDF, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OID_SYNC_LOCAL_CDF_URL", live_cdf.base_url)
+    ids = [f"pi:{160000 + i}" for i in range(40)]  # one line of JSON far longer than a file name may be
+    component = OidSyncComponent.model_validate({"config": {"sync_configuration": {"external_ids": ids}}})
+    assert component.get_resource().sync_config().sync_configuration.external_ids == ids

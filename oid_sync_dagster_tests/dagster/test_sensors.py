@@ -340,6 +340,21 @@ def test_history_sensor_waits_for_a_ui_backfill(defs: dg.Definitions, instance: 
     assert data.run_requests == [] and data.skip_message == "a backfill is running; history resumes when it is done"
 
 
+@pytest.mark.usefixtures("catalog_done")
+def test_another_instances_backfill_does_not_hold_history_back(
+    defs: dg.Definitions, instance: dg.DagsterInstance
+) -> None:
+    theirs = {dg.AssetKey(["site_b", "pressure", "pi_160030"])}
+    tags = {"dagster/backfill": "efgh"}
+    create_run_for_test(instance, job_name="__ASSET_JOB", tags=tags, status=Status.STARTED, asset_selection=theirs)
+    data = evaluate(defs, HISTORY_SENSOR, instance)
+    assert len(data.run_requests or []) == 1, data.skip_message
+    ours = {next(iter(only_request(data).asset_selection or []))}
+    create_run_for_test(instance, job_name="__ASSET_JOB", tags=tags, status=Status.STARTED, asset_selection=ours)
+    data = evaluate(defs, HISTORY_SENSOR, instance, data.cursor)
+    assert data.run_requests == [] and data.skip_message == "a backfill is running; history resumes when it is done"
+
+
 @pytest.mark.clock  # weeks from the wall clock: also run under faketime at four instants (Makefile)
 def test_reset_backfill_resyncs_every_week_once_per_config(
     state: CatalogState,
