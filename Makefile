@@ -12,9 +12,10 @@ SYSTEM_PACKAGES := chromium chromium-driver postgresql faketime
 # window complete), Sunday 23:59:30 (Monday 00:00 is crossed inside the tests), Monday 03:00 (realtime reaches back
 # into last week) and a Wednesday. The clock starts there and runs on.
 CLOCK_INSTANTS := 2026-12-06T12:00:00 2026-12-06T23:59:30 2026-12-07T03:00:00 2026-12-09T12:00:00
-# Two workers for two cores; worksteal: an idle worker takes tests queued for the other (the default `load`
-# leaves one idle while the other works through its queue); --durations keeps the slowest tests in sight.
-PYTEST_ARGS ?= -n 2 --dist worksteal --durations=20
+# Two workers for two cores, fed one test at a time (--maxschedchunk 1) in collection order, where the slow tests
+# come first (conftest.py): the longest start first and the short ones fill in, so neither worker idles while the
+# other works through a queue (the default chunks left one idle for minutes). --durations: the slowest in sight.
+PYTEST_ARGS ?= -n 2 --dist load --maxschedchunk 1 --durations=20
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install system-deps run local-cdf test test-clock lint screenshots bench bench-engine bench-dagster clean

@@ -71,5 +71,5 @@ def target(client_factory: Callable[..., CogniteClient]) -> CogniteClient:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The `slow` tests (a minute or two each: whole Dagster stacks) first, the rest in collection order: with two
-    xdist workers, a long test started last leaves the other worker idle to the end (about 1.5 minutes of CI)."""
+    xdist workers fed one test at a time (Makefile), a long test started last would leave the other worker idle."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
