@@ -14,6 +14,7 @@ path, the value it got (never a secret's: secrets are environment variable *name
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,11 @@ class TargetAttributes(dg.Model):
 class TranslationAttributes(dg.Model):
     key_prefix: list[str] | None = Field(
         None, description="Asset key prefix of the series assets; default [name], or [oid] for an unnamed instance."
+    )
+    group_name: str | None = Field(
+        None,
+        description="Put every series in this one group (one step per run); default: the instrument group read "
+        "from the tag (pressure, temperature, flow, level, machine, other), one step each.",
     )
 
 
@@ -177,7 +183,7 @@ class OidSyncComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
     def get_translator(self) -> OidSyncTranslator:
         """Override to change keys, groups or descriptions (see OidSyncTranslator)."""
         prefix = self.translation.key_prefix or [self.names().root]
-        return OidSyncTranslator(key_prefix=tuple(prefix))
+        return OidSyncTranslator(key_prefix=tuple(prefix), group_name=self.translation.group_name)
 
     def validate_attributes(self) -> None:
         """Every attribute, checked before the catalog is fetched (so a bad one costs no request)."""
@@ -195,6 +201,11 @@ class OidSyncComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
             raise ComponentAttributeError(
                 f"checks.realtime_error_lag_s: must be at least checks.realtime_warn_lag_s "
                 f"({self.checks.realtime_warn_lag_s:g}) (got {self.checks.realtime_error_lag_s:g})"
+            )
+        group = self.translation.group_name
+        if group is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", group):
+            raise ComponentAttributeError(
+                f"translation.group_name: letters, digits and underscores, not starting with a digit (got {group!r})"
             )
         prefix = self.translation.key_prefix
         if prefix is not None and (not prefix or any(not part.isidentifier() for part in prefix)):

@@ -44,12 +44,16 @@ def asset_name(external_id: str) -> str:
 
 @dataclass(frozen=True)
 class OidSyncTranslator:
-    """Maps source series to AssetSpecs. Override any get_* method in a subclass."""
+    """Maps source series to AssetSpecs. Override any get_* method in a subclass.
+
+    group_name: every series in this one group (and one shard), instead of the instrument group of its tag.
+    """
 
     key_prefix: tuple[str, ...] = ("oid",)
+    group_name: str | None = None
 
     def get_group_name(self, series: CatalogSeries) -> str:
-        return instrument_group(series)
+        return self.group_name or instrument_group(series)
 
     def get_asset_key(self, series: CatalogSeries) -> dg.AssetKey:
         return dg.AssetKey([*self.key_prefix, self.get_group_name(series), asset_name(series.external_id)])

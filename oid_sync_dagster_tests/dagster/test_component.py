@@ -161,6 +161,7 @@ BAD_ATTRIBUTES = [
         "must be at least checks.realtime_warn_lag_s (600) (got 60)",
     ),
     ({"translation": {"key_prefix": ["my prefix"]}}, "translation.key_prefix", "['my prefix']"),
+    ({"translation": {"group_name": "all series"}}, "translation.group_name", "(got 'all series')"),
     ({"config_file": "a.yaml", "config": {}}, "config_file and config", "give one of them, not both"),
     ({"checks": {"realtime_warn_lag_s": 30}}, "checks.realtime_warn_lag_s", "must be at least 60 (got 30)"),
     ({"name": "oid"}, "name", "'oid' is the unnamed instance's prefix"),
@@ -219,13 +220,16 @@ def test_attributes_reach_the_definitions(
     component = OidSyncComponent.model_validate(
         {
             "config": {"sync_configuration": {"history_weeks": 3}},
-            "translation": {"key_prefix": ["plant", "valhall"]},
+            "translation": {"key_prefix": ["plant", "valhall"], "group_name": "valhall"},
             "automation": {"realtime_interval_s": 45, "history_interval_s": 20},
         }
     )
     defs = component.build_definitions(state, clock=lambda: now_ms)  # type: ignore[arg-type]
     series_specs = [s for s in defs.resolve_all_asset_specs() if s.partitions_def is not None]
     assert series_specs and all(s.key.path[:2] == ["plant", "valhall"] for s in series_specs)
+    assert {s.group_name for s in series_specs} == {"valhall"}  # one group, so one shard: one step per run
+    shards = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition) and len(a.keys) > 1]
+    assert [shard.node_def.name for shard in shards] == ["oid_valhall_series"]
     at = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
     weeks = series_specs[0].partitions_def.get_partition_keys(current_time=at)  # type: ignore[union-attr]
     assert weeks == [key_of(w) for w in sorted(history_weeks(now_ms, 3))]
