@@ -7,6 +7,10 @@
 
 The built-in shards are made with it too. Each asset carries its source series in its metadata, so
 `OidSyncResource.sync_weeks(context)` knows what to copy; each has a per-week `complete` check.
+
+The defaults fit the unnamed instance (resource key `oid_sync`, pool `cdf_api`, after `oid/target_catalog`). Beside
+a named one (`name: site_b`), take its names: `deps=[names.target_catalog], pool=names.pool`, and the resource by its
+key `site_b_oid_sync` (the parameter's name, or `required_resource_keys`).
 """
 
 # No `from __future__ import annotations`: Dagster inspects the decorated function's annotations at runtime.
