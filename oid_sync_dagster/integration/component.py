@@ -14,7 +14,6 @@ path, the value it got (never a secret's: secrets are environment variable *name
 
 import json
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -203,7 +202,7 @@ class OidSyncComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
                 f"({self.checks.realtime_warn_lag_s:g}) (got {self.checks.realtime_error_lag_s:g})"
             )
         group = self.translation.group_name
-        if group is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", group):
+        if group is not None and not group.isidentifier():  # the same rule as the key prefix's parts
             raise ComponentAttributeError(
                 f"translation.group_name: letters, digits and underscores, not starting with a digit (got {group!r})"
             )

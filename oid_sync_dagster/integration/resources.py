@@ -1,9 +1,9 @@
 """OidSyncResource: the source (OID) and target CDF clients, and the engine over them.
 
-Settings mirror the environment variables that configure real CDF (the CDF Toolkit's names); definitions.py
-fills them with dg.EnvVar only for variables that are set, so secrets stay environment references in Dagster's
-config and never become values in it. With neither OID nor target credentials configured, the resource runs in
-local mode and starts the local CDF for the duration of each run.
+Settings mirror the environment variables that configure real CDF (the CDF Toolkit's names, config.ENV_VARS);
+OidSyncComponent fills them with dg.EnvVar (or the `target` attribute's plain values and its secret's EnvVar), so
+secrets stay environment references in Dagster's config and never become values in it. With neither OID nor
+target credentials configured, the resource runs in local mode and starts the local CDF for the duration of each run.
 """
 
 from __future__ import annotations
