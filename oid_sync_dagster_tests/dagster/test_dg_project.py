@@ -74,7 +74,10 @@ def test_a_team_adds_the_component_to_its_own_dg_project(
     )
     (package / "defs" / "__init__.py").write_text("")
     # What the README tells a team to write: `dg scaffold defs` writes the same file with the type line.
-    env = _environment(tmp_path / "home", PYTHONPATH=str(project), OID_SYNC_LOCAL_CDF_URL=live_cdf.base_url)
+    # The project importable by path; what PYTHONPATH already holds stays (under faketime: its sitecustomize).
+    inherited = [os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    pythonpath = os.pathsep.join([str(project), *inherited])  # absolute: dg runs in the project's directory
+    env = _environment(tmp_path / "home", PYTHONPATH=pythonpath, OID_SYNC_LOCAL_CDF_URL=live_cdf.base_url)
     (tmp_path / "home").mkdir()
     _dg(["scaffold", "defs", "oid_sync_dagster.OidSyncComponent", "cdf_sync"], project, env)
     defs_yaml = package / "defs" / "cdf_sync" / "defs.yaml"
