@@ -6,8 +6,8 @@ CDF's synthetic `publicdata`. Target: the CDF project given by the CDF Toolkit's
 when CDF_PROJECT is set; else a project on the local CDF. The Dagster layer starts the in-process local CDF
 and passes its URL.
 
-Secrets are read from the environment only, at the moment a client is built, and handed straight to the SDK's
-credential provider; nothing here stores, logs or formats one. Every missing secret or URL fails with a
+Secrets come resolved in `Connections` (from the resource's EnvVar fields or the environment) and are handed
+straight to the SDK's credential provider; nothing here stores, logs or formats one. A missing URL fails with a
 ConfigError naming the env var, before any network call.
 """
 
@@ -26,13 +26,13 @@ from cognite.client.credentials import OAuthClientCredentials
 from oid_sync_dagster.config import (
     ENV_VARS,
     ConfigError,
+    Connections,
     OidConnection,
     SyncConfig,
     TargetConnection,
     env_value,
     normalize_base_url,
-    source_is_real,
-    target_connection_from_env,
+    settings_from_env,
 )
 from oid_sync_dagster.local_cdf.settings import DEV_CLIENT_ID, DEV_CLIENT_SECRET
 
@@ -92,17 +92,6 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
-def read_secret(environ: Mapping[str, str], name: str, *, purpose: str) -> str:
-    """The secret in env var `name`; a ConfigError naming the variable (never a value) when unset or blank.
-
-    Surrounding whitespace is dropped: a CRLF `.env` file would otherwise send a trailing '\\r' to the IdP.
-    """
-    secret = env_value(environ, name)
-    if secret is None:
-        raise ConfigError(f"env var {name} is unset or empty; it must hold the client secret for {purpose}")
-    return secret
-
-
 def _client(
     *,
     project: str,
@@ -135,11 +124,8 @@ def _client(
     )
 
 
-def oid_source_client(
-    conn: OidConnection, environ: Mapping[str, str], *, timeout_s: float = REQUEST_TIMEOUT_S
-) -> CogniteClient:
-    """The real OID: Entra ID client credentials with OID's public tenant and client id; secret from the env."""
-    secret = read_secret(environ, conn.client_secret_env, purpose=f"the OID project {conn.project!r}")
+def oid_source_client(conn: OidConnection, secret: str, *, timeout_s: float = REQUEST_TIMEOUT_S) -> CogniteClient:
+    """The real OID (or any CDF project the connection names): client credentials with its IdP."""
     return _client(
         project=conn.project,
         base_url=conn.base_url,
@@ -151,11 +137,8 @@ def oid_source_client(
     )
 
 
-def target_client(
-    conn: TargetConnection, environ: Mapping[str, str], *, timeout_s: float = REQUEST_TIMEOUT_S
-) -> CogniteClient:
-    """The user's CDF project, through any OAuth2 client-credentials IdP; secret from the env."""
-    secret = read_secret(environ, conn.client_secret_env, purpose=f"the target project {conn.project!r}")
+def target_client(conn: TargetConnection, secret: str, *, timeout_s: float = REQUEST_TIMEOUT_S) -> CogniteClient:
+    """The user's CDF project, through any OAuth2 client-credentials IdP."""
     return _client(
         project=conn.project,
         base_url=conn.base_url,
@@ -221,25 +204,43 @@ def clients_from_env(
     local_cdf_url: str | None = None,
     target_project: str = DEFAULT_LOCAL_TARGET_PROJECT,
 ) -> CDFClients:
-    """Source and target clients from config and env, and the SDK's process-wide settings to match.
+    """clients_for the connections the environment gives; the local CDF's URL is `local_cdf_url`, else
+    $OID_SYNC_LOCAL_CDF_URL (the terminal and the benchmarks build clients so)."""
+    return clients_for(
+        config,
+        Connections.from_settings(settings_from_env(environ, config)),
+        local_cdf_url=local_cdf_url or env_value(environ, LOCAL_CDF_URL_ENV),
+        target_project=target_project,
+    )
 
-    Source: `oid_connection` (OID, or any CDF project) iff `oid_connection.client_secret_env` is set, else the
-    project `oid_connection.project` (default `publicdata`, synthetic) on the local CDF.
-    Target: `target_connection_from_env` (CDF_PROJECT, ...) when CDF_PROJECT is set, else `target_project` on
-    the local CDF. A side that is local needs the local CDF's URL: `local_cdf_url`, else $OID_SYNC_LOCAL_CDF_URL.
-    A missing secret or URL fails before any request and before the process-wide settings change; building the
-    clients makes no request (the first API call fetches a token).
+
+def clients_for(
+    config: SyncConfig,
+    connections: Connections,
+    *,
+    local_cdf_url: str | None = None,
+    target_project: str = DEFAULT_LOCAL_TARGET_PROJECT,
+) -> CDFClients:
+    """Source and target clients, and the SDK's process-wide settings to match.
+
+    Source: `oid_connection` (OID, or any CDF project) when the connections hold its secret, else the project
+    `oid_connection.project` (default `publicdata`, synthetic) on the local CDF. Target: `connections.target`, else
+    `target_project` on the local CDF. A side that is local needs `local_cdf_url`. A missing URL fails before any
+    request and before the process-wide settings change; building the clients makes no request (the first API
+    call fetches a token).
     """
     if not re.fullmatch(PROJECT_PATTERN, target_project):
         raise ConfigError(f"target_project: must match {PROJECT_PATTERN} (got {target_project!r})")
-    source_real = source_is_real(environ, config)
-    target_conn = target_connection_from_env(environ)
+    source_secret, target_conn, target_secret = connections.source_secret, connections.target, connections.target_secret
     local_url = ""
-    if not source_real or target_conn is None:
-        given = local_cdf_url or env_value(environ, LOCAL_CDF_URL_ENV)
-        if given is None:
+    if source_secret is None or target_conn is None:
+        if local_cdf_url is None:
             local_sides = [
-                *([f"the source ({config.oid_connection.client_secret_env} is unset)"] if not source_real else []),
+                *(
+                    [f"the source ({config.oid_connection.client_secret_env} is unset)"]
+                    if source_secret is None
+                    else []
+                ),
                 *(["the target (CDF_PROJECT is unset)"] if target_conn is None else []),
             ]
             raise ConfigError(
@@ -247,22 +248,23 @@ def clients_from_env(
                 f"local_cdf_url or set {LOCAL_CDF_URL_ENV} (e.g. http://127.0.0.1:8765 from `oid-sync local-cdf`)"
             )
         try:
-            local_url = normalize_base_url(given)
+            local_url = normalize_base_url(local_cdf_url)
         except ValueError as exc:
             raise ConfigError(f"local CDF URL (local_cdf_url or {LOCAL_CDF_URL_ENV}): {exc}") from None
-    # Building makes no request, and a missing secret fails here, before the process-wide settings change.
     timeout_s = config.sync_configuration.request_timeout / 1000
-    if source_real:
-        source = oid_source_client(config.oid_connection, environ, timeout_s=timeout_s)
+    if source_secret is not None:
+        source = oid_source_client(config.oid_connection, source_secret, timeout_s=timeout_s)
     else:
         # The local CDF's synthetic `publicdata` by default; any other project on it (one a test or a user wrote)
         # when oid_connection.project names one.
         source = local_client(local_url, config.oid_connection.project, timeout_s=timeout_s)
-    target = (
-        target_client(target_conn, environ, timeout_s=timeout_s)
-        if target_conn is not None
-        else local_client(local_url, target_project, timeout_s=timeout_s)
-    )
+    if target_conn is not None:
+        assert target_secret is not None  # Connections.from_settings refuses a target without its secret
+        target = target_client(target_conn, target_secret, timeout_s=timeout_s)
+    else:
+        target = local_client(local_url, target_project, timeout_s=timeout_s)
     # gzip follows the target: it receives the big bodies (inserts); requests to the source are small queries.
     configure_sdk(loopback=is_loopback_url(target.config.base_url))
-    return CDFClients(source=source, target=target, source_local=not source_real, target_local=target_conn is None)
+    return CDFClients(
+        source=source, target=target, source_local=source_secret is None, target_local=target_conn is None
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit, urlunsplit
@@ -283,36 +284,90 @@ TENANT_ENV = ENV_VARS["target_tenant_id"]
 
 def env_value(environ: Mapping[str, str], name: str) -> str | None:
     """An env var's value, stripped; None when unset or blank (a `.env` line `X=` means unset, not empty)."""
-    return (environ.get(name) or "").strip() or None
+    return setting_value(environ.get(name))
+
+
+def setting_value(value: str | None) -> str | None:
+    """A setting stripped; None when unset or blank. A CRLF `.env` file would otherwise send a trailing '\\r' to the
+    IdP, and `X=` means unset, not empty."""
+    return (value or "").strip() or None
+
+
+Settings = Mapping[str, "str | None"]  # ENV_VARS' keys -> values: the resource's fields, or the environment's
+
+
+def settings_from_env(environ: Mapping[str, str], config: SyncConfig) -> dict[str, str | None]:
+    """The settings the environment gives (ENV_VARS), the source's secret read from the variable the config names
+    (oid_connection.client_secret_env)."""
+    names = {**ENV_VARS, "oid_client_secret": config.oid_connection.client_secret_env}
+    return {name: environ.get(env) for name, env in names.items()}
+
+
+@dataclass(frozen=True)
+class Connections:
+    """Where a sync reads and writes, resolved once from the settings. The secrets are values here (they are handed
+    to the SDK's credential provider and nowhere else), so repr leaves them out."""
+
+    source_secret: str | None = field(default=None, repr=False)  # set: the source is real (OID or any CDF)
+    target: TargetConnection | None = None  # None: the target is a project on the local CDF
+    target_secret: str | None = field(default=None, repr=False)
+
+    @property
+    def source_real(self) -> bool:
+        return self.source_secret is not None
+
+    @property
+    def mode(self) -> str:
+        source = "oid" if self.source_real else "local"
+        return f"source={source} target={'cdf' if self.target is not None else 'local'}"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Connections:
+        """The source's secret (its presence makes the source real) and the target (target_connection)."""
+        target = target_connection(settings)
+        return cls(
+            source_secret=setting_value(settings.get("oid_client_secret")),
+            target=target,
+            target_secret=setting_value(settings.get("target_client_secret")) if target is not None else None,
+        )
 
 
 def target_connection_from_env(environ: Mapping[str, str]) -> TargetConnection | None:
-    """The target from the CDF Toolkit's env vars; None when CDF_PROJECT is unset (the target is the local CDF).
+    """The target from the CDF Toolkit's env vars (target_connection over the environment)."""
+    return target_connection({name: environ.get(env) for name, env in ENV_VARS.items()})
+
+
+def target_connection(settings: Settings) -> TargetConnection | None:
+    """The target from the settings (ENV_VARS' keys); None when target_project is unset (the target is the local
+    CDF). Errors name each setting by its env var, the CDF Toolkit's names the resource's fields stand for.
 
     CDF_PROJECT; CDF_URL or CDF_CLUSTER (CDF_URL wins); IDP_TOKEN_URL, or IDP_TENANT_ID for Entra ID's token
-    URL; IDP_CLIENT_ID; IDP_CLIENT_SECRET (only checked to be set: it is read when the client is built);
-    optional IDP_SCOPES (comma or space separated, default `<base_url>/.default`) and IDP_AUDIENCE.
-    Errors name the env vars and show values, never the secret's.
+    URL; IDP_CLIENT_ID; IDP_CLIENT_SECRET (only checked to be set); optional IDP_SCOPES (comma or space separated,
+    default `<base_url>/.default`) and IDP_AUDIENCE. Errors show values, never the secret's.
     """
+
+    def get(field: str) -> str | None:
+        return setting_value(settings.get(f"target_{field}"))
+
     E = TARGET_ENV_VARS
-    project = env_value(environ, E["project"])
+    project = get("project")
     if project is None:
         return None
-    token_url = env_value(environ, E["token_url"])
-    if token_url is None and (tenant := env_value(environ, TENANT_ENV)) is not None:
+    token_url = get("token_url")
+    if token_url is None and (tenant := get("tenant_id")) is not None:
         if not re.fullmatch(r"[A-Za-z0-9.-]+", tenant):
             raise ConfigError(
                 f"{TENANT_ENV}: must be a tenant id or domain, e.g. contoso.onmicrosoft.com (got {tenant!r})"
             )
         token_url = f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
     missing = []
-    if env_value(environ, E["base_url"]) is None and env_value(environ, E["cluster"]) is None:
+    if get("base_url") is None and get("cluster") is None:
         missing.append(f"{E['cluster']} or {E['base_url']}")
     if token_url is None:
         missing.append(f"{E['token_url']} (or {TENANT_ENV} for Entra ID)")
-    if env_value(environ, E["client_id"]) is None:
+    if get("client_id") is None:
         missing.append(E["client_id"])
-    if env_value(environ, TARGET_SECRET_ENV) is None:
+    if get("client_secret") is None:
         missing.append(TARGET_SECRET_ENV)
     if missing:
         raise ConfigError(
@@ -320,16 +375,16 @@ def target_connection_from_env(environ: Mapping[str, str]) -> TargetConnection |
             f"{', '.join(missing)}. Set them (the CDF Toolkit's names), or unset {E['project']} to write to the "
             "local CDF."
         )
-    scopes = env_value(environ, E["scopes"])
+    scopes = get("scopes")
     data = {
         "project": project,
-        "cluster": env_value(environ, E["cluster"]),
-        "base_url": env_value(environ, E["base_url"]),
+        "cluster": get("cluster"),
+        "base_url": get("base_url"),
         "token_url": token_url,
-        "client_id": env_value(environ, E["client_id"]),
+        "client_id": get("client_id"),
         "client_secret_env": TARGET_SECRET_ENV,
         "scopes": re.split(r"[\s,]+", scopes.strip(" ,")) if scopes else None,
-        "audience": env_value(environ, E["audience"]),
+        "audience": get("audience"),
     }
     try:
         return TargetConnection.model_validate(data)
@@ -338,23 +393,17 @@ def target_connection_from_env(environ: Mapping[str, str]) -> TargetConnection |
         for item in exc.errors(include_url=False):
             field = str(item["loc"][0]) if item["loc"] else ""
             name = TARGET_ENV_VARS.get(field, field)
-            if field == "token_url" and env_value(environ, E["token_url"]) is None:
+            if field == "token_url" and get("token_url") is None:
                 name = f"{TENANT_ENV} (gives the token URL)"
             if field == "base_url" and data["base_url"] is None:
-                name = E["cluster"]
+                name, field = E["cluster"], "cluster"
             message = item["msg"].removeprefix("Value error, ")
             # What the user set, not the normalized value pydantic saw (CDF_CLUSTER 'West Europe', not 'west europe').
-            raw = env_value(environ, name) if name in TARGET_ENV_VARS.values() else None
+            raw = get(field) if field in TARGET_ENV_VARS else None
             shown = repr(raw if raw is not None else item.get("input"))
             lines.append(f"{name}: {message} (got {shown})")
         text = "\n".join(f"  {line}" for line in lines)
         raise ConfigError(f"invalid target connection in the environment:\n{text}") from None
-
-
-def source_is_real(environ: Mapping[str, str], config: SyncConfig) -> bool:
-    """The source is the real OID iff the env var named by `oid_connection.client_secret_env` is set (non-blank);
-    otherwise it is the local CDF's synthetic `publicdata`."""
-    return env_value(environ, config.oid_connection.client_secret_env) is not None
 
 
 class SyncConfiguration(_Model):

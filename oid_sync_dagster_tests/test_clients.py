@@ -26,12 +26,13 @@ from oid_sync_dagster.clients import (
 )
 from oid_sync_dagster.config import (
     ConfigError,
+    Connections,
     OidConnection,
     SyncConfig,
     TargetConnection,
     load_config,
     normalize_base_url,
-    source_is_real,
+    settings_from_env,
     target_connection_from_env,
 )
 from oid_sync_dagster.local_cdf.server import RunningLocalCDF
@@ -193,21 +194,46 @@ def test_normalize_base_url() -> None:
             normalize_base_url(bad)
 
 
-def test_source_is_real_iff_its_secret_env_is_set() -> None:
+def test_the_source_is_real_iff_its_secret_is_set() -> None:
     config = SyncConfig()
-    assert source_is_real({"OPEN_ID_CLIENT_SECRET": OID_SECRET}, config) is True
-    assert source_is_real({}, config) is False
-    assert source_is_real({"OPEN_ID_CLIENT_SECRET": " \r\n"}, config) is False
+
+    def source_real(environ: dict[str, str], config: SyncConfig = config) -> bool:
+        return Connections.from_settings(settings_from_env(environ, config)).source_real
+
+    assert source_real({"OPEN_ID_CLIENT_SECRET": OID_SECRET}) is True
+    assert source_real({}) is False
+    assert source_real({"OPEN_ID_CLIENT_SECRET": " \r\n"}) is False
     custom = load_config("oid_connection:\n  client_secret_env: MY_OID_SECRET\n")
-    assert source_is_real({"OPEN_ID_CLIENT_SECRET": OID_SECRET}, custom) is False
-    assert source_is_real({"MY_OID_SECRET": OID_SECRET}, custom) is True
+    assert source_real({"OPEN_ID_CLIENT_SECRET": OID_SECRET}, custom) is False
+    assert source_real({"MY_OID_SECRET": OID_SECRET}, custom) is True
+
+
+def test_connections_hold_stripped_secrets_and_never_show_them() -> None:
+    # The resource's fields (ENV_VARS' keys), as Dagster resolves its EnvVars: a CRLF .env must not send '\r'.
+    settings = {f"target_{k}": v for k, v in [("project", "my-project"), ("cluster", "westeurope-1")]}
+    settings |= {"target_token_url": "https://idp.example.com/t", "target_client_id": "sync-app"}
+    settings |= {"target_client_secret": f" {IDP_SECRET}\r\n", "oid_client_secret": f"{OID_SECRET}\r"}
+    connections = Connections.from_settings(settings)
+    assert (connections.source_secret, connections.target_secret) == (OID_SECRET, IDP_SECRET)
+    assert connections.target == target_connection_from_env(
+        {**TARGET_ENV, "IDP_TOKEN_URL": "https://idp.example.com/t"}
+    )
+    assert connections.mode == "source=oid target=cdf"
+    assert OID_SECRET not in repr(connections) and IDP_SECRET not in repr(connections)
+    assert Connections.from_settings({}) == Connections() and Connections().mode == "source=local target=local"
+    with pytest.raises(ConfigError) as info:
+        Connections.from_settings({**settings, "target_client_secret": " "})
+    assert str(info.value) == (
+        "CDF_PROJECT='my-project' selects a real target CDF project, but these env vars are unset or empty: "
+        "IDP_CLIENT_SECRET. Set them (the CDF Toolkit's names), or unset CDF_PROJECT to write to the local CDF."
+    )
 
 
 # --- client configs, inspected without a request ---
 
 
 def test_oid_source_client_config() -> None:
-    client = oid_source_client(OidConnection(), {"OPEN_ID_CLIENT_SECRET": f"{OID_SECRET}\r"})
+    client = oid_source_client(OidConnection(), OID_SECRET)
     config = client.config
     assert (config.project, config.base_url, config.client_name, config.timeout) == (
         "publicdata",
@@ -219,10 +245,10 @@ def test_oid_source_client_config() -> None:
     assert credentials.token_url == OID_TOKEN_URL
     assert credentials.client_id == OID_CLIENT_ID
     assert credentials.scopes == ["https://api.cognitedata.com/.default"]
-    assert credentials.client_secret == OID_SECRET  # stripped: a CRLF .env must not send '\r'
+    assert credentials.client_secret == OID_SECRET
     assert credentials.token_custom_args == {"timeout": 30.0}
     assert (CLIENT_NAME, REQUEST_TIMEOUT_S, TOKEN_TIMEOUT_S) == ("oid-sync-dagster", 60, 30.0)
-    other = oid_source_client(OidConnection(cluster="westeurope-1", project="other"), {"OPEN_ID_CLIENT_SECRET": "s"})
+    other = oid_source_client(OidConnection(cluster="westeurope-1", project="other"), "s")
     assert (other.config.project, other.config.base_url, oauth(other).scopes) == (
         "other",
         "https://westeurope-1.cognitedata.com",
@@ -233,7 +259,7 @@ def test_oid_source_client_config() -> None:
 def test_target_client_config() -> None:
     conn = target_connection_from_env({**TARGET_ENV, "IDP_AUDIENCE": "https://aud.example.com"})
     assert conn is not None
-    client = target_client(conn, TARGET_ENV)
+    client = target_client(conn, IDP_SECRET)
     assert (client.config.project, client.config.base_url, client.config.timeout) == (
         "my-project",
         "https://westeurope-1.cognitedata.com",
@@ -247,23 +273,6 @@ def test_target_client_config() -> None:
     )
     assert credentials.client_secret == IDP_SECRET
     assert credentials.token_custom_args == {"timeout": 30.0, "audience": "https://aud.example.com"}
-
-
-def test_missing_secret_is_named_before_any_request() -> None:
-    with pytest.raises(ConfigError) as info:
-        oid_source_client(OidConnection(), {"OPEN_ID_CLIENT_SECRET": ""})
-    assert str(info.value) == (
-        "env var OPEN_ID_CLIENT_SECRET is unset or empty; it must hold the client secret for the OID project "
-        "'publicdata'"
-    )
-    conn = target_connection_from_env(TARGET_ENV)
-    assert conn is not None
-    with pytest.raises(ConfigError) as info:
-        target_client(conn, {})
-    assert str(info.value) == (
-        "env var IDP_CLIENT_SECRET is unset or empty; it must hold the client secret for the target project "
-        "'my-project'"
-    )
 
 
 def test_local_client_from_url_and_from_running_server() -> None:

@@ -2,7 +2,8 @@
 
 Settings mirror the environment variables that configure real CDF (the CDF Toolkit's names, config.ENV_VARS);
 OidSyncComponent fills them with dg.EnvVar (or the `target` attribute's plain values and its secret's EnvVar), so
-secrets stay environment references in Dagster's config and never become values in it. With neither OID nor
+secrets stay environment references in Dagster's config and never become values in it. The resource resolves its
+fields once into typed models (SyncConfig, Connections) that build the clients. With neither OID nor
 target credentials configured, the resource runs in local mode and starts the local CDF for the duration of each run.
 """
 
@@ -17,22 +18,15 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from oid_sync_dagster.clients import clients_from_env
-from oid_sync_dagster.config import (
-    ENV_VARS,
-    ConfigError,
-    SyncConfig,
-    load_config,
-    source_is_real,
-    target_connection_from_env,
-)
+from oid_sync_dagster.clients import clients_for
+from oid_sync_dagster.config import ENV_VARS, ConfigError, Connections, SyncConfig, load_config
 from oid_sync_dagster.integration.keys import series_of_specs
 from oid_sync_dagster.integration.local_mode import LocalMode, running_local_cdf
 from oid_sync_dagster.integration.steps import refusals_fail_at_once, sync_realtime_edge, sync_series_weeks
 from oid_sync_dagster.sync.engine import SyncEngine
 from oid_sync_dagster.sync.model import CatalogSeries
 
-# Resource field -> the environment variable it stands for (what clients_from_env reads): config.ENV_VARS.
+# Resource field -> the environment variable it stands for (its EnvVar, and the name errors use): config.ENV_VARS.
 ENV_FIELDS = ENV_VARS
 
 
@@ -62,6 +56,7 @@ class OidSyncResource(dg.ConfigurableResource):
     _stack: ExitStack | None = PrivateAttr(None)
     _engine: SyncEngine | None = PrivateAttr(None)
     _config: SyncConfig | None = PrivateAttr(None)
+    _connections: Connections | None = PrivateAttr(None)
 
     def sync_config(self) -> SyncConfig:
         """The typed configuration, loaded once per resource object (its settings never change)."""
@@ -79,24 +74,20 @@ class OidSyncResource(dg.ConfigurableResource):
             raise ConfigError(f"config_path ({env}): no such file {self.config_path!r}")
         return load_config(Path(self.config_path))
 
-    def environ(self) -> dict[str, str]:
-        """The settings as the environment mapping the engine's client builders read; the source's secret under the
-        name the config gives it (oid_connection.client_secret_env)."""
-        names = {**ENV_FIELDS, "oid_client_secret": self.sync_config().oid_connection.client_secret_env}
-        return {env: value for name, env in names.items() if (value := getattr(self, name)) is not None}
+    def connections(self) -> Connections:
+        """The source's secret and the typed target, resolved from the fields once per resource object."""
+        if self._connections is None:
+            self._connections = Connections.from_settings({name: getattr(self, name) for name in ENV_FIELDS})
+        return self._connections
 
     @property
     def needs_local_cdf(self) -> bool:
-        environ = self.environ()
-        local_side = not source_is_real(environ, self.sync_config()) or target_connection_from_env(environ) is None
-        return local_side and self.local_cdf_url is None
+        connections = self.connections()
+        return (not connections.source_real or connections.target is None) and self.local_cdf_url is None
 
     @property
     def mode(self) -> str:
-        environ = self.environ()
-        source = "oid" if source_is_real(environ, self.sync_config()) else "local"
-        target = "cdf" if target_connection_from_env(environ) is not None else "local"
-        return f"source={source} target={target}"
+        return self.connections().mode
 
     @contextmanager
     def open_engine(self, *, local_mode: LocalMode | None = None) -> Iterator[SyncEngine]:
@@ -108,8 +99,8 @@ class OidSyncResource(dg.ConfigurableResource):
             data_dir = Path(self.local_cdf_dir) if self.local_cdf_dir else None
             local = running_local_cdf(data_dir, local_mode or self.local_cdf_mode)
         with local as url:  # type: ignore[attr-defined]
-            clients = clients_from_env(
-                config, self.environ(), local_cdf_url=url, target_project=self.local_target_project
+            clients = clients_for(
+                config, self.connections(), local_cdf_url=url, target_project=self.local_target_project
             )
             yield SyncEngine.from_config(clients.source, clients.target, config)
 

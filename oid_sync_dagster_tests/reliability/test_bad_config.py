@@ -17,7 +17,14 @@ import dagster as dg
 import pytest
 from pydantic import BaseModel
 
-from oid_sync_dagster.config import ConfigError, SyncConfig, load_config, source_is_real, target_connection_from_env
+from oid_sync_dagster.config import (
+    ConfigError,
+    Connections,
+    SyncConfig,
+    load_config,
+    settings_from_env,
+    target_connection_from_env,
+)
 from oid_sync_dagster.integration.resources import ENV_FIELDS, OidSyncResource
 from oid_sync_dagster.local_cdf.server import RunningLocalCDF, serve_in_thread
 from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
@@ -263,7 +270,7 @@ def test_every_config_field_and_env_var_has_a_bad_case() -> None:
     env |= {"IDP_CLIENT_ID": "id", "IDP_CLIENT_SECRET": "secret", "IDP_AUDIENCE": odd}
     target = target_connection_from_env(env)
     assert target is not None and target.audience == odd
-    assert source_is_real({"OPEN_ID_CLIENT_SECRET": odd}, SyncConfig())
+    assert Connections.from_settings(settings_from_env({"OPEN_ID_CLIENT_SECRET": odd}, SyncConfig())).source_real
     assert len({c[0] for c in YAML_CASES + ENV_CASES}) == len(YAML_CASES) + len(ENV_CASES)  # type: ignore[operator]
 
 
