@@ -3,6 +3,9 @@
 Measures, in one run (ratios are what to compare on a noisy machine):
 - retrieval of every source series x 1 week with `retrieve_arrays` (points/s, best of 3);
 - insertion of the same kind of data with `insert_multiple`, with the SDK's default gzip and without;
+- the server's protobuf ingest limit: the same points as `DataPointInsertionRequest` bodies (encoded beforehand,
+  untimed, at most 100k points a body), posted by a bare httpx client from 4 threads, and how fast the encoder
+  builds those bodies;
 - the server's share: its CPU seconds over the wall time of each phase.
 
 Run: `make bench` (or `.venv/bin/python -m benchmarks.local_cdf_bench [--days 7] [--insert-days 1]`).
@@ -14,14 +17,18 @@ import argparse
 import json
 import platform
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
+import numpy as np
 from cognite.client import ClientConfig, CogniteClient, global_config
 from cognite.client.credentials import OAuthClientCredentials
 from cognite.client.data_classes import TimeSeriesWrite
 
 from benchmarks._server import ServerProcess, local_cdf_process
+from oid_sync_dagster.wire.insert_protobuf import InsertItem, encode_insert_request
 
 DAY_MS = 86_400_000
 LAG_MS = 168 * 3_600_000
@@ -90,7 +97,60 @@ def run(days: float, insert_days: float) -> dict[str, Any]:
                 "server_cpu_share": round(share, 3),
             }  # fmt: skip
         global_config.disable_gzip = False
+        results["insert_protobuf"] = protobuf_ingest(server, series, data, xids, insert_start, end, points)
     return results
+
+
+def protobuf_bodies(data: Any, series: Any) -> tuple[list[bytes], float]:
+    """Request bodies of at most 100k points (whole series; pieces of a series beyond that), and encoder seconds."""
+    string = {s.external_id: s.is_string for s in series}
+    items = []
+    for array in data:
+        ts = array.timestamp.astype("datetime64[ms]").astype(np.int64)
+        for start in range(0, len(ts), 100_000):
+            stop = start + 100_000
+            status = None if array.status_code is None else array.status_code[start:stop]
+            items.append(
+                InsertItem(ts[start:stop], array.value[start:stop], string[array.external_id], status,
+                           external_id=array.external_id)
+            )  # fmt: skip
+    bodies, batch, size, encode_s = [], [], 0, 0.0
+    for item in [*items, None]:
+        if item is None or size + len(item.timestamps) > 100_000:
+            t0 = time.perf_counter()
+            bodies.append(encode_insert_request(batch))
+            encode_s += time.perf_counter() - t0
+            batch, size = [], 0
+        if item is not None:
+            batch.append(item)
+            size += len(item.timestamps)
+    return [b for b in bodies if b], encode_s
+
+
+def protobuf_ingest(
+    server: ServerProcess, series: Any, data: Any, xids: list[str], start: int, end: int, points: int
+) -> dict[str, Any]:
+    target = client(server, "bench-insert-protobuf")
+    target.time_series.create([TimeSeriesWrite(external_id=s.external_id, is_string=s.is_string) for s in series])
+    bodies, encode_s = protobuf_bodies(data, series)
+    token = httpx.post(
+        server.token_url,
+        data={"grant_type": "client_credentials", "client_id": server.client_id, "client_secret": server.client_secret},
+    ).json()["access_token"]
+    url = f"{server.base_url}/api/v1/projects/bench-insert-protobuf/timeseries/data"
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/protobuf"}
+    with httpx.Client(timeout=120, headers=headers) as http, ThreadPoolExecutor(4) as pool:
+
+        def post(body: bytes) -> None:
+            http.post(url, content=body).raise_for_status()
+
+        wall, share, _ = measure(server, lambda: list(pool.map(post, bodies)))
+    check = target.time_series.data.retrieve_arrays(external_id=xids, start=start, end=end)
+    assert sum(len(a) for a in check) == points, "protobuf insert lost points"
+    return {
+        "points": points, "bodies": len(bodies), "wall_s": round(wall, 3), "points_per_s": round(points / wall),
+        "server_cpu_share": round(share, 3), "encode_points_per_s": round(points / encode_s),
+    }  # fmt: skip
 
 
 def main() -> None:

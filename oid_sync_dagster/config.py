@@ -491,6 +491,13 @@ class SyncConfiguration(_Model):
             "the sync only checks that they exist with the right type."
         ),
     )
+    insert_encoding: Literal["protobuf", "json"] = Field(
+        "protobuf",
+        description=(
+            "How datapoints go to the target: protobuf bodies built from the arrays (fast), or JSON through the "
+            "SDK. A target that refuses protobuf gets JSON from then on (one log line)."
+        ),
+    )
     points_per_insert: StrictInt = Field(MAX_POINTS_PER_INSERT, ge=1, le=MAX_POINTS_PER_INSERT)
     series_per_read: StrictInt = Field(MAX_SERIES_PER_READ, ge=1, le=MAX_SERIES_PER_READ)
     max_workers: StrictInt = Field(4, ge=1, le=64)

@@ -102,7 +102,11 @@ class OidSyncResource(dg.ConfigurableResource):
             clients = clients_for(
                 config, self.connections(), local_cdf_url=url, target_project=self.local_target_project
             )
-            yield SyncEngine.from_config(clients.source, clients.target, config)
+            engine = SyncEngine.from_config(clients.source, clients.target, config)
+            try:
+                yield engine
+            finally:
+                engine.close()
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._stack = ExitStack()

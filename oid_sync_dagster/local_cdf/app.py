@@ -26,7 +26,7 @@ from oid_sync_dagster.local_cdf.auth import (
     parse_client_credentials,
 )
 from oid_sync_dagster.local_cdf.errors import CDFError
-from oid_sync_dagster.local_cdf.faults import Fault, FaultInjector, RequestLog, RequestRecord
+from oid_sync_dagster.local_cdf.faults import LOGGED_HEADERS, Fault, FaultInjector, RequestLog, RequestRecord
 from oid_sync_dagster.local_cdf.projects import ProjectRegistry
 from oid_sync_dagster.local_cdf.requests import JSONResponse
 from oid_sync_dagster.local_cdf.routes import datamodeling, datapoints, datasets, extpipes, raw, timeseries
@@ -74,9 +74,13 @@ class CDFMiddleware:
             else:
                 await self.app(scope, receive, send_with_request_id)
         finally:
-            self.log.add(
-                RequestRecord(request_id, method, path, status, time.monotonic() - started, wall, fault is not None)
-            )
+            headers = {
+                name: value.decode("latin-1")
+                for raw, value in scope["headers"]
+                if (name := raw.decode("latin-1").lower()) in LOGGED_HEADERS
+            }
+            duration = time.monotonic() - started
+            self.log.add(RequestRecord(request_id, method, path, status, duration, wall, fault is not None, headers))
 
     def _deny(self, scope: Scope) -> Response | None:
         authorization = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1") or None

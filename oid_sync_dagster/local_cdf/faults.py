@@ -55,6 +55,11 @@ class RequestRecord:
     duration_s: float
     started_at: float
     fault: bool
+    # What the client said about itself and its body (LOGGED_HEADERS); never the authorization header.
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+LOGGED_HEADERS = frozenset({"content-type", "content-encoding", "user-agent", "x-cdp-app", "x-cdp-sdk", "cdf-version"})
 
 
 class FaultInjector:

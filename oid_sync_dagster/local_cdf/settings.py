@@ -34,6 +34,8 @@ class LocalCDFSettings:
     density: Density = field(default_factory=Density)
     catalog_csv: Path | None = None
     catalog_seed: int = 0
+    # False: `POST /timeseries/data` refuses protobuf bodies with 415, as a CDF that takes only JSON would.
+    accept_protobuf_inserts: bool = True
     clock: Callable[[], float] = time.time  # seconds: the data's "now" (published edge, timestamps); tests move it
     # Token expiry follows the client's own wall clock (the SDK refreshes by it), so it has a clock of its own:
     # a test that moves the data clock by days must not expire every cached token.

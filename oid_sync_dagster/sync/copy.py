@@ -27,6 +27,7 @@ from cognite.client.exceptions import (
     CogniteProjectAccessError,
 )
 
+from oid_sync_dagster.sync.inserts import InsertEncoding, Inserter
 from oid_sync_dagster.sync.model import CDF_ERRORS, CatalogSeries, SyncResult
 from oid_sync_dagster.sync.retry import on_transport_errors
 from oid_sync_dagster.sync.windows import DAY_MS, WEEK_MS, Window, week_start
@@ -70,7 +71,9 @@ def is_refusal(error: BaseException) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class CopySettings:
+    insert_encoding: InsertEncoding = "protobuf"
     points_per_insert: int = 100_000
+    items_per_insert: int = 10_000  # CDF's limit of items per insert request
     series_per_read: int = 100
     writers: int = 4
     # Longer windows are read in chunks of this much source time, which is what bounds memory: one chunk
@@ -173,8 +176,8 @@ def _slice(array: DatapointsArray, start: int, end: int) -> DatapointsArray:
 class _Batcher:
     """Packs pieces of many series into insert batches of at most `limit` points (one request each)."""
 
-    def __init__(self, limit: int, submit: Callable[[list[_Piece]], None]) -> None:
-        self._limit, self._submit = limit, submit
+    def __init__(self, limit: int, submit: Callable[[list[_Piece]], None], items: int = 10_000) -> None:
+        self._limit, self._submit, self._items = limit, submit, items
         self._pending: list[_Piece] = []
         self._size = 0
 
@@ -188,7 +191,7 @@ class _Batcher:
             self._pending.append(_Piece(series, piece_array, _week_counts(target_ms[start:end])))
             self._size += take
             start = end
-            if self._size >= self._limit:
+            if self._size >= self._limit or len(self._pending) >= self._items:
                 self.flush()
 
     def flush(self) -> None:
@@ -217,8 +220,8 @@ def describe_error(error: Exception) -> str:
 class _Writer:
     """Inserts batches and credits points to their series only when the request succeeded (rule 6)."""
 
-    def __init__(self, target: CogniteClient, result: SyncResult) -> None:
-        self._target, self._result = target, result
+    def __init__(self, inserter: Inserter, result: SyncResult) -> None:
+        self._inserter, self._result = inserter, result
         self._lock = threading.Lock()
         self.points_written = 0
         self.fatal: BaseException | None = None  # an is_fatal error: the reader stops and copy_windows raises it
@@ -227,9 +230,7 @@ class _Writer:
         if self.fatal is not None:
             return  # the run is failing anyway: no request (and no token fetch) per remaining batch
         try:
-            on_transport_errors(self._target.time_series.data.insert_multiple)(
-                [{"instance_id": piece.array.instance_id, "datapoints": piece.array} for piece in batch]
-            )
+            self._inserter.insert([piece.array for piece in batch])
         except CogniteNotFoundError as error:
             missing = _missing_external_ids(error)
             if not missing:
@@ -292,7 +293,7 @@ def _read_units(tasks: Sequence[CopyTask], settings: CopySettings) -> list[tuple
 
 def copy_windows(
     source: CogniteClient,
-    target: CogniteClient,
+    inserter: Inserter,
     tasks: Sequence[CopyTask],
     *,
     offset_ms: int,
@@ -313,7 +314,7 @@ def copy_windows(
             else Window(min(span.start, task.source_window.start), max(span.end, task.source_window.end))
         )
     units = _read_units(tasks, settings)
-    writer = _Writer(target, result)
+    writer = _Writer(inserter, result)
     in_flight = threading.BoundedSemaphore(settings.writers * 2)
     started = time.monotonic()
     timings: dict[str, float] = {}
@@ -327,7 +328,7 @@ def copy_windows(
             future.add_done_callback(lambda _: in_flight.release())
             futures.append(future)
 
-        batcher = _Batcher(settings.points_per_insert, submit)
+        batcher = _Batcher(settings.points_per_insert, submit, settings.items_per_insert)
         for done, (window, members) in enumerate(units, start=1):
             if writer.fatal is not None:
                 break

@@ -8,6 +8,7 @@ instance loses nothing.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from oid_sync_dagster.sync.copy import (
     is_refusal,
 )
 from oid_sync_dagster.sync.edge import published_edge, published_part
+from oid_sync_dagster.sync.inserts import Inserter
 from oid_sync_dagster.sync.model import CDF_ERRORS, CatalogSeries, SeriesState, SyncResult
 from oid_sync_dagster.sync.purge import PurgeResult, purge
 from oid_sync_dagster.sync.report import report_run
@@ -84,6 +86,7 @@ class EngineSettings:
             external_ids=tuple(sync.external_ids) if sync.external_ids is not None else None,
             data_set_external_id=sync.data_set_external_id,
             copy=CopySettings(
+                insert_encoding=sync.insert_encoding,
                 points_per_insert=sync.points_per_insert,
                 series_per_read=sync.series_per_read,
                 writers=sync.max_workers,
@@ -112,6 +115,8 @@ class SyncEngine:
         clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
         self.source, self.target, self.settings, self._clock = source, target, settings, clock
+        self._inserter: Inserter | None = None
+        self._inserter_lock = threading.Lock()
 
     @classmethod
     def from_config(
@@ -123,6 +128,20 @@ class SyncEngine:
         clock: Callable[[], int] = wall_clock_ms,
     ) -> SyncEngine:
         return cls(source, target, EngineSettings.from_config(config), clock=clock)
+
+    @property
+    def inserter(self) -> Inserter:
+        """The target's datapoint inserter (one HTTP client, and one fallback to JSON, for the engine's life)."""
+        with self._inserter_lock:
+            if self._inserter is None:
+                self._inserter = Inserter(self.target, self.settings.copy.insert_encoding)
+            return self._inserter
+
+    def close(self) -> None:
+        with self._inserter_lock:
+            if self._inserter is not None:
+                self._inserter.close()
+                self._inserter = None
 
     def now(self) -> int:
         """The engine's clock in ms: one frozen value per sync keeps rule 2 exact."""
@@ -186,7 +205,7 @@ class SyncEngine:
                 tasks.extend(CopyTask(s, window) for s in writable)
         copy_windows(
             self.source,
-            self.target,
+            self.inserter,
             tasks,
             offset_ms=self.settings.offset_ms,
             instance_space=self.settings.instance_space,
@@ -223,7 +242,7 @@ class SyncEngine:
                 tasks.append(CopyTask(item, window))
         copy_windows(
             self.source,
-            self.target,
+            self.inserter,
             tasks,
             offset_ms=offset,
             instance_space=self.settings.instance_space,

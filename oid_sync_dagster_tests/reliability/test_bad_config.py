@@ -87,6 +87,8 @@ YAML_CASES: list[tuple[str, str, str]] = [
      "sync_configuration.history_weeks: Input should be a valid integer (got '12')"),
     ("type-bool-as-text", "sync_configuration: {create_target_nodes: 'yes'}",
      "sync_configuration.create_target_nodes: Input should be a valid boolean (got 'yes')"),
+    ("insert-encoding", "sync_configuration: {insert_encoding: msgpack}",
+     "sync_configuration.insert_encoding: Input should be 'protobuf' or 'json' (got 'msgpack')"),
     ("limit-points", "sync_configuration: {points_per_insert: 100001}",
      "sync_configuration.points_per_insert: Input should be less than or equal to 100000 (got 100001)"),
     ("pipeline-without-data-set",

@@ -33,6 +33,7 @@ from oid_sync_dagster.local_cdf.requests import Context, endpoint
 from oid_sync_dagster.local_cdf.routes.timeseries import parse_identifier, resolve
 from oid_sync_dagster.local_cdf.store import datapoints as dp_store
 from oid_sync_dagster.local_cdf.store.records import TimeSeriesRecord
+from oid_sync_dagster.wire.insert_protobuf import DecodedItem, DecodeError, decode_insert_request
 
 MIN_TIMESTAMP = -2_208_988_800_000  # 1900-01-01, CDF's earliest
 MAX_TIMESTAMP = 4_102_444_799_999  # 2099-12-31 23:59:59.999, CDF's latest
@@ -427,13 +428,87 @@ def _parse_points(series: TimeSeriesRecord, datapoints: Any) -> Points:
     return Points(timestamps, array, status, nulls)
 
 
-def insert(ctx: Context) -> dict[str, Any]:
-    project = ctx.target()
-    items = ctx.items(max_items=MAX_INSERT_ITEMS)
-    total = sum(len(i.get("datapoints") or []) for i in items if isinstance(i, dict))
+def _decoded_points(series: TimeSeriesRecord, item: DecodedItem) -> Points:
+    """Validate one protobuf item's columns as _parse_points validates JSON: the same checks, the same messages,
+    by whole-array tests (a per-point loop only for the rare status given by symbol)."""
+    name = _describe(series)
+    if item.is_string is None or not len(item.timestamps):
+        raise bad_request(f"datapoints of {name} must be a non-empty list.")
+    if item.is_string and not series.is_string:
+        raise bad_request(
+            f"Numeric time series {name} only accepts numbers, got the string {item.values[0]!r} "
+            f"at timestamp {int(item.timestamps[0])}."
+        )
+    if series.is_string and not item.is_string:
+        raise bad_request(f"String time series {name} only accepts string values, got {float(item.values[0])!r}.")
+    timestamps = item.timestamps
+    if timestamps.min() < MIN_TIMESTAMP or timestamps.max() > MAX_TIMESTAMP:
+        offending = timestamps[(timestamps < MIN_TIMESTAMP) | (timestamps > MAX_TIMESTAMP)][0]
+        raise bad_request(f"Datapoint timestamp {offending} of {name} is outside 1900-01-01..2099-12-31.")
+    codes = item.status
+    invalid = np.flatnonzero((codes < 0) | (codes >= 2**32))
+    if len(invalid):
+        raise bad_request(f"Invalid status code {int(codes[invalid[0]])!r} in {name}.")
+    both = np.flatnonzero((codes & st.BAD != 0) & (codes & st.UNCERTAIN != 0))
+    if len(both):
+        raise bad_request(f"Invalid status code {int(codes[both[0]])!r} in {name}: both Bad and Uncertain bits set.")
+    status = codes.astype(np.uint32)
+    for row, symbol in item.symbols:  # the rare point that names its status (a code of 0 is "not given" here)
+        status[row] = _parse_status({"code": int(codes[row]) or None, "symbol": symbol}, series)
+    nulls = item.nulls
+    if nulls is not None:
+        offending = np.flatnonzero(nulls & ~st.is_bad(status))
+        if len(offending):
+            raise bad_request(
+                f"Datapoint at {int(timestamps[offending[0]])} of {name} has no value; only Bad points may omit it."
+            )
+    if series.is_string:
+        values = item.values
+        too_long = max(map(len, values), default=0) * 4 > MAX_STRING_BYTES
+        if too_long and any(len(v.encode()) > MAX_STRING_BYTES for v in values):
+            raise bad_request(f"A string value of {name} exceeds {MAX_STRING_BYTES} bytes.")
+        return Points(timestamps, values, status, nulls)
+    values = item.values
+    out_of_range = ~(np.abs(values) <= MAX_ABS_VALUE)
+    if nulls is not None:
+        out_of_range &= ~nulls
+    if out_of_range.any():
+        offending = np.flatnonzero(out_of_range & ~st.is_bad(status))
+        if len(offending):
+            raise bad_request(
+                f"Datapoint at {int(timestamps[offending[0]])} of {name} has value {float(values[offending[0]])!r}: "
+                "NaN, Infinity and values beyond +-1e100 are only allowed on Bad datapoints."
+            )
+    return Points(timestamps, values, status, nulls)
+
+
+def _decoded_items(ctx: Context) -> tuple[list[dict[str, Any]], list[DecodedItem]]:
+    """The protobuf body's identifiers and items, under the limits JSON bodies have."""
+    try:
+        items = decode_insert_request(ctx.body)
+    except DecodeError as error:
+        raise bad_request(f"Invalid protobuf in request body: {error}") from None
+    if len(items) > MAX_INSERT_ITEMS:
+        raise bad_request(f"items size must be between 1 and {MAX_INSERT_ITEMS}, got {len(items)}.")
+    if not items:
+        raise bad_request("items must not be empty.")
+    total = sum(len(i.timestamps) for i in items)
     if total > MAX_INSERT_POINTS:
         raise bad_request(f"At most {MAX_INSERT_POINTS} datapoints per request, got {total}.")
-    identifiers = [{k: v for k, v in i.items() if k != "datapoints"} for i in items]
+    return [i.identifier for i in items], items
+
+
+def insert(ctx: Context) -> dict[str, Any]:
+    project = ctx.target()
+    decoded: list[DecodedItem] | None = None
+    if isinstance(ctx.body, bytes):  # application/protobuf
+        identifiers, decoded = _decoded_items(ctx)
+    else:
+        items = ctx.items(max_items=MAX_INSERT_ITEMS)
+        total = sum(len(i.get("datapoints") or []) for i in items if isinstance(i, dict))
+        if total > MAX_INSERT_POINTS:
+            raise bad_request(f"At most {MAX_INSERT_POINTS} datapoints per request, got {total}.")
+        identifiers = [{k: v for k, v in i.items() if k != "datapoints"} for i in items]
     _refuse_duplicate_identifiers(identifiers)
     # Resolve and write in one transaction, so a series deleted meanwhile fails the request instead of taking
     # points that nobody can read; validation still precedes any write (all or nothing). Parsing under the lock
@@ -441,7 +516,10 @@ def insert(ctx: Context) -> dict[str, Any]:
     with project.db.write() as conn:
         parsed: dict[int, tuple[TimeSeriesRecord, list[Points]]] = {}
         for index, series in resolve(project, identifiers, ignore_unknown=False):
-            points = _parse_points(series, items[index].get("datapoints"))
+            if decoded is not None:
+                points = _decoded_points(series, decoded[index])
+            else:
+                points = _parse_points(series, items[index].get("datapoints"))
             parsed.setdefault(series.id, (series, []))[1].append(points)
         # One merge per series: items naming the same series by different identifiers (id and externalId; in
         # request order, so the last value still wins) would otherwise rewrite the same day blocks once per item.
@@ -488,7 +566,7 @@ def delete(ctx: Context) -> dict[str, Any]:
 
 def routes() -> list[BaseRoute]:
     return [
-        Route("/timeseries/data", endpoint(insert), methods=["POST"]),
+        Route("/timeseries/data", endpoint(insert, protobuf=True), methods=["POST"]),
         Route("/timeseries/data/list", endpoint(retrieve), methods=["POST"]),
         Route("/timeseries/data/latest", endpoint(latest), methods=["POST"]),
         Route("/timeseries/data/delete", endpoint(delete), methods=["POST"]),
