@@ -59,7 +59,9 @@ class RequestRecord:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-LOGGED_HEADERS = frozenset({"content-type", "content-encoding", "user-agent", "x-cdp-app", "x-cdp-sdk", "cdf-version"})
+LOGGED_HEADERS = frozenset(
+    {"accept", "content-type", "content-encoding", "user-agent", "x-cdp-app", "x-cdp-sdk", "cdf-version"}
+)
 
 
 class FaultInjector:

@@ -17,7 +17,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from cognite.client import CogniteClient
 from cognite.client.data_classes import DatapointsArray
 from cognite.client.data_classes.data_modeling import NodeId
 from cognite.client.exceptions import (
@@ -29,7 +28,7 @@ from cognite.client.exceptions import (
 
 from oid_sync_dagster.sync.inserts import InsertEncoding, Inserter
 from oid_sync_dagster.sync.model import CDF_ERRORS, CatalogSeries, SyncResult
-from oid_sync_dagster.sync.retry import on_transport_errors
+from oid_sync_dagster.sync.reads import SourceReader
 from oid_sync_dagster.sync.windows import DAY_MS, WEEK_MS, Window, week_start
 
 _MONDAY_EPOCH_MS = week_start(0) + WEEK_MS  # 1970-01-05, the first Monday after the epoch
@@ -292,7 +291,7 @@ def _read_units(tasks: Sequence[CopyTask], settings: CopySettings) -> list[tuple
 
 
 def copy_windows(
-    source: CogniteClient,
+    reader: SourceReader,
     inserter: Inserter,
     tasks: Sequence[CopyTask],
     *,
@@ -333,7 +332,7 @@ def copy_windows(
             if writer.fatal is not None:
                 break
             read_started = time.monotonic()
-            arrays = _read(source, members, window, result)
+            arrays = _read(reader, members, window, result)
             for series in members:
                 array = arrays.get(series.external_id)
                 if array is None or not len(array.timestamp):
@@ -358,22 +357,12 @@ def copy_windows(
 
 
 def _read(
-    source: CogniteClient, members: list[CatalogSeries], window: Window, result: SyncResult
+    reader: SourceReader, members: list[CatalogSeries], window: Window, result: SyncResult
 ) -> dict[str, DatapointsArray]:
-    """One retrieve for a batch of series; a series the source lacks, or a failed read, is that series' error."""
+    """One read for a batch of series; a series the source lacks, or a failed read, is that series' error."""
     names = [s.external_id for s in members]
     try:
-        arrays = on_transport_errors(source.time_series.data.retrieve_arrays)(
-            external_id=names,
-            start=window.start,
-            end=window.end,
-            limit=None,
-            include_status=True,
-            # Copy faithfully: by default the SDK drops Bad points (and CDF Uncertain ones with treatUncertainAsBad).
-            ignore_bad_datapoints=False,
-            treat_uncertain_as_bad=False,
-            ignore_unknown_ids=True,
-        )
+        arrays = reader.read(names, window)
     except CDF_ERRORS as error:
         if is_fatal(error):
             raise

@@ -32,6 +32,7 @@ from oid_sync_dagster.sync.edge import published_edge, published_part
 from oid_sync_dagster.sync.inserts import Inserter
 from oid_sync_dagster.sync.model import CDF_ERRORS, CatalogSeries, SeriesState, SyncResult
 from oid_sync_dagster.sync.purge import PurgeResult, purge
+from oid_sync_dagster.sync.reads import SourceReader
 from oid_sync_dagster.sync.report import report_run
 from oid_sync_dagster.sync.verify import MEASURE, Measure, WindowVerification, future_points, verify_window
 from oid_sync_dagster.sync.windows import (
@@ -116,6 +117,7 @@ class SyncEngine:
     ) -> None:
         self.source, self.target, self.settings, self._clock = source, target, settings, clock
         self._inserter: Inserter | None = None
+        self._reader: SourceReader | None = None
         self._inserter_lock = threading.Lock()
 
     @classmethod
@@ -137,11 +139,20 @@ class SyncEngine:
                 self._inserter = Inserter(self.target, self.settings.copy.insert_encoding)
             return self._inserter
 
+    @property
+    def reader(self) -> SourceReader:
+        """The source's datapoint reader (one HTTP client for the engine's life)."""
+        with self._inserter_lock:
+            if self._reader is None:
+                self._reader = SourceReader(self.source)
+            return self._reader
+
     def close(self) -> None:
         with self._inserter_lock:
-            if self._inserter is not None:
-                self._inserter.close()
-                self._inserter = None
+            for part in (self._inserter, self._reader):
+                if part is not None:
+                    part.close()
+            self._inserter, self._reader = None, None
 
     def now(self) -> int:
         """The engine's clock in ms: one frozen value per sync keeps rule 2 exact."""
@@ -204,7 +215,7 @@ class SyncEngine:
             if window is not None:
                 tasks.extend(CopyTask(s, window) for s in writable)
         copy_windows(
-            self.source,
+            self.reader,
             self.inserter,
             tasks,
             offset_ms=self.settings.offset_ms,
@@ -241,7 +252,7 @@ class SyncEngine:
             if window is not None:
                 tasks.append(CopyTask(item, window))
         copy_windows(
-            self.source,
+            self.reader,
             self.inserter,
             tasks,
             offset_ms=offset,

@@ -14,18 +14,25 @@ runtime (upb, in C) and reads fixed-stride numeric blocks straight from the byte
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import numpy as np
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-PACKAGE = "com.cognite.v1.timeseries.proto"
+from oid_sync_dagster.wire.rows import (
+    FAST_ROW,
+    DecodeError,
+    fields,
+    fixed_stride_numeric,
+    message_class,
+    numeric_rows,
+    runtime_columns,
+    text,
+)
+
 CONTENT_TYPE = "application/protobuf"
 
 _U64 = np.uint64
 _FAST_MIN_TS, _FAST_MAX_TS = 1 << 35, 1 << 42  # timestamps whose varint is exactly 6 bytes
-_FAST_ROW = 18  # 0x0A 0x10 0x08 <6-byte varint> 0x11 <8-byte double>
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +94,8 @@ def _put(out: np.ndarray, positions: np.ndarray, matrix: np.ndarray, widths: np.
 
 
 def _fast_numeric(timestamps: np.ndarray, values: np.ndarray) -> bytes:
-    rows = np.empty((len(timestamps), _FAST_ROW), np.uint8)
-    rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 9] = 0x0A, _FAST_ROW - 2, 0x08, 0x11
+    rows = np.empty((len(timestamps), FAST_ROW), np.uint8)
+    rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 9] = 0x0A, FAST_ROW - 2, 0x08, 0x11
     rows[:, 3:9] = _varint_matrix(timestamps.astype(_U64), np.full(len(timestamps), 6), 6)
     rows[:, 10:18] = np.ascontiguousarray(values, dtype="<f8").view(np.uint8).reshape(-1, 8)
     return rows.tobytes()
@@ -213,64 +220,7 @@ def encode_insert_request(items: list[InsertItem]) -> bytes:
     return b"".join(_length_delimited(0x0A, encode_item(item)) for item in items)
 
 
-# ---------- the schema, for decoding (and for tests against the runtime) ----------
-
-
-def _file_descriptor() -> descriptor_pb2.FileDescriptorProto:
-    F = descriptor_pb2.FieldDescriptorProto
-    file = descriptor_pb2.FileDescriptorProto(
-        name="oid_sync_datapoint_insertion.proto", package=PACKAGE, syntax="proto3"
-    )
-
-    def message(name: str, *fields: tuple[str, int, int, str | None, int | None], oneofs: tuple[str, ...] = ()) -> None:
-        msg = file.message_type.add(name=name)
-        for oneof in oneofs:
-            msg.oneof_decl.add(name=oneof)
-        for field_name, number, kind, type_name, oneof_index in fields:
-            label = F.LABEL_REPEATED if field_name in ("datapoints", "items") else F.LABEL_OPTIONAL
-            field = msg.field.add(name=field_name, number=number, type=kind, label=label)
-            if type_name:
-                field.type_name = f".{PACKAGE}.{type_name}"
-            if oneof_index is not None:
-                field.oneof_index = oneof_index
-
-    message("Status", ("code", 1, F.TYPE_INT64, None, None), ("symbol", 2, F.TYPE_STRING, None, None))
-    for kind, value_type in (("Numeric", F.TYPE_DOUBLE), ("String", F.TYPE_STRING)):
-        message(
-            f"{kind}Datapoint",
-            ("timestamp", 1, F.TYPE_INT64, None, None),
-            ("value", 2, value_type, None, None),
-            ("status", 3, F.TYPE_MESSAGE, "Status", None),
-            ("nullValue", 4, F.TYPE_BOOL, None, None),
-        )
-        message(f"{kind}Datapoints", ("datapoints", 1, F.TYPE_MESSAGE, f"{kind}Datapoint", None))
-    message("InstanceId", ("space", 1, F.TYPE_STRING, None, None), ("externalId", 2, F.TYPE_STRING, None, None))
-    message(
-        "DataPointInsertionItem",
-        ("id", 1, F.TYPE_INT64, None, 0),
-        ("externalId", 2, F.TYPE_STRING, None, 0),
-        ("instanceId", 5, F.TYPE_MESSAGE, "InstanceId", 0),
-        ("numericDatapoints", 3, F.TYPE_MESSAGE, "NumericDatapoints", 1),
-        ("stringDatapoints", 4, F.TYPE_MESSAGE, "StringDatapoints", 1),
-        oneofs=("timeSeriesReference", "datapointType"),
-    )
-    message("DataPointInsertionRequest", ("items", 1, F.TYPE_MESSAGE, "DataPointInsertionItem", None))
-    return file
-
-
-@cache
-def message_class(name: str) -> Any:
-    """A message class of the schema (e.g. "DataPointInsertionRequest"), from the protobuf runtime."""
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(_file_descriptor())
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{PACKAGE}.{name}"))
-
-
 # ---------- decoding ----------
-
-
-class DecodeError(ValueError):
-    """The body is not a DataPointInsertionRequest."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,209 +234,21 @@ class DecodedItem:
     symbols: list[tuple[int, str]]  # (row, symbol) of the rare point that names its status by symbol
 
 
-def _fixed_stride_numeric(block: bytes) -> tuple[np.ndarray, np.ndarray] | None:
-    """Timestamps and values of a block of 18-byte rows only (the usual block), else None."""
-    if not block or len(block) % _FAST_ROW:
-        return None
-    rows = np.frombuffer(block, np.uint8).reshape(-1, _FAST_ROW)
-    head = rows[:, [0, 1, 2, 9]]
-    if not (head == np.array([0x0A, _FAST_ROW - 2, 0x08, 0x11], np.uint8)).all():
-        return None
-    varint = rows[:, 3:9]
-    if not ((varint[:, :5] & 0x80).all() and (varint[:, 5] < 0x80).all()):
-        return None
-    shifts = (np.arange(6, dtype=_U64) * _U64(7))[None, :]
-    timestamps = ((varint & 0x7F).astype(_U64) << shifts).sum(axis=1).astype(np.int64)
-    values = np.ascontiguousarray(rows[:, 10:18]).view("<f8").reshape(-1).astype(np.float64)
-    return timestamps, values
-
-
-def _row_starts(buf: np.ndarray) -> np.ndarray | None:
-    """The start of every `0x0A len payload` row of a block whose rows are all shorter than 128 bytes (numeric
-    points always are), found without a loop per row, else None.
-
-    Every row starts with 0x0A, but so may any byte inside a row. From each such candidate, the next row would start
-    at candidate + 2 + len: a function on the candidates (plus the end of the block). The rows are its orbit from 0,
-    built by doubling: with the k-step jump known for every candidate, the first m orbit entries give the next m,
-    and the jump squares; log2(rows) rounds of whole-array gathers.
-    """
-    size = len(buf)
-    candidates = np.flatnonzero(buf[:-1] == 0x0A)
-    if not len(candidates) or candidates[0] != 0:
-        return None
-    following = candidates + 2 + buf[candidates + 1].astype(np.int64)
-    end = len(candidates)  # the sentinel node: the end of the block; it jumps to itself
-    index = np.searchsorted(candidates, following)
-    inside = index < len(candidates)
-    hit = np.zeros(len(candidates), bool)
-    hit[inside] = candidates[index[inside]] == following[inside]
-    dead = end + 1  # a candidate whose jump leads neither to a candidate nor exactly to the end: never a row
-    jump = np.where(hit, index, np.where(following == size, end, dead))
-    jump = np.concatenate([jump, [end, dead]])
-    orbit = np.zeros(1, np.int64)
-    while orbit[-1] < end:  # the sentinels jump to themselves, so the orbit ends in a run of one of them
-        orbit = np.concatenate([orbit, jump[orbit]])
-        jump = jump[jump]
-    stop = int(np.flatnonzero(orbit >= end)[0])
-    if orbit[stop] == dead:
-        return None
-    orbit = orbit[:stop]
-    starts = candidates[orbit]
-    if (buf[starts + 1] >= 0x80).any():
-        return None
-    return starts
-
-
-def _numeric_rows(block: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None] | None:
-    """Timestamps, values, status codes and nulls of a numeric block whose rows keep protobuf's field order
-    (timestamp, value, status, nullValue, each at most once; what Cognite's SDKs and this module write), decoded
-    with whole-array operations; None for any other layout, which the runtime then parses."""
-    if not block:
-        return None
-    buf = np.frombuffer(block, np.uint8)
-    starts = _row_starts(buf)
-    if starts is None:
-        return None
-    padded = np.concatenate([buf, np.zeros(24, np.uint8)])  # reads past a short last row land here, never raise
-    n = len(starts)
-    ends = starts + 2 + buf[starts + 1].astype(np.int64)
-    at = starts + 2
-    if not (padded[at] == 0x08).all():
-        return None
-    timestamps, width = _read_varints(padded, at + 1)
-    if width is None:
-        return None
-    at = at + 1 + width
-    has_value = padded[at] == 0x11
-    values = np.zeros(n, np.float64)
-    rows = np.flatnonzero(has_value)
-    values[rows] = padded[(at[rows] + 1)[:, None] + np.arange(8)].view("<f8").reshape(-1)
-    at = at + np.where(has_value, 9, 0)
-    has_status = (padded[at] == 0x1A) & (at < ends)
-    status = np.zeros(n, np.int64)
-    rows = np.flatnonzero(has_status)
-    if len(rows):
-        if not (padded[at[rows] + 2] == 0x08).all():
-            return None
-        codes, code_width = _read_varints(padded, at[rows] + 3)
-        if code_width is None or not (padded[at[rows] + 1] == 1 + code_width).all():
-            return None
-        status[rows] = codes
-        at[rows] += 3 + code_width
-    has_null = (padded[at] == 0x20) & (at < ends)
-    nulls = None
-    rows = np.flatnonzero(has_null)
-    if len(rows):
-        if not (padded[at[rows] + 1] <= 1).all():
-            return None
-        nulls = np.zeros(n, bool)
-        nulls[rows] = padded[at[rows] + 1] == 1
-        at[rows] += 2
-    if not (at == ends).all():
-        return None
-    return timestamps, values, status, nulls
-
-
-def _read_varints(padded: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """The varint at each position (as int64, two's complement) and its width; width None if one is longer than 10."""
-    window = padded[at[:, None] + np.arange(10)]
-    last = window < 0x80
-    if not last.any(axis=1).all():
-        return np.empty(0, np.int64), None
-    width = last.argmax(axis=1) + 1
-    groups = (window & 0x7F).astype(_U64)
-    groups[np.arange(10)[None, :] >= width[:, None]] = 0
-    shifts = (np.arange(10, dtype=_U64) * _U64(7))[None, :]
-    return (groups << shifts).sum(axis=1, dtype=_U64).astype(np.int64), width
-
-
-def _columns(points: Any, is_string: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, list]:
-    n = len(points)
-    timestamps = np.fromiter((p.timestamp for p in points), np.int64, n)
-    values = (
-        np.array([p.value for p in points], dtype=object)
-        if is_string
-        else np.fromiter((p.value for p in points), np.float64, n)
-    )
-    status = np.zeros(n, np.int64)
-    symbols: list[tuple[int, str]] = []
-    flagged = [i for i, p in enumerate(points) if p.HasField("status")]
-    for i in flagged:
-        status[i] = points[i].status.code
-        if points[i].status.symbol:
-            symbols.append((i, points[i].status.symbol))
-    null_rows = [i for i, p in enumerate(points) if p.nullValue]
-    nulls = None
-    if null_rows:
-        nulls = np.zeros(n, bool)
-        nulls[null_rows] = True
-    return timestamps, values, status, nulls, symbols
-
-
-def _read_varint(body: bytes, at: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if at >= len(body) or shift > 63:
-            raise DecodeError("truncated or overlong varint")
-        byte = body[at]
-        value |= (byte & 0x7F) << shift
-        at += 1
-        if byte < 0x80:
-            return value, at
-        shift += 7
-
-
-def _fields(body: bytes) -> list[tuple[int, int, Any]]:
-    """(field number, wire type, value) of one message level: an int for varints and fixed widths, bytes for
-    length-delimited fields. Few fields per level here (items, identifiers), so plain Python."""
-    fields, at = [], 0
-    while at < len(body):
-        key, at = _read_varint(body, at)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, at = _read_varint(body, at)
-        elif wire == 2:
-            size, at = _read_varint(body, at)
-            if at + size > len(body):
-                raise DecodeError(f"field {number} runs past the end of its message")
-            value, at = body[at : at + size], at + size
-        elif wire in (1, 5):
-            width = 8 if wire == 1 else 4
-            if at + width > len(body):
-                raise DecodeError(f"field {number} runs past the end of its message")
-            value, at = int.from_bytes(body[at : at + width], "little"), at + width
-        else:
-            raise DecodeError(f"unsupported wire type {wire} (field {number})")
-        if number == 0:
-            raise DecodeError("field number 0")
-        fields.append((number, wire, value))
-    return fields
-
-
-def _text(value: Any, what: str) -> str:
-    if not isinstance(value, bytes):
-        raise DecodeError(f"{what} must be a string")
-    try:
-        return value.decode()
-    except UnicodeDecodeError:
-        raise DecodeError(f"{what} is not valid UTF-8") from None
-
-
 def _decode_item(body: bytes) -> DecodedItem:
     identifier: dict[str, Any] = {}
     kind: str | None = None
     block = b""
-    for number, _wire, value in _fields(body):
+    for number, _wire, value in fields(body):
         if number == 1:
             identifier = {"id": value - (1 << 64) if value >= 1 << 63 else value}
         elif number == 2:
-            identifier = {"externalId": _text(value, "externalId")}
+            identifier = {"externalId": text(value, "externalId")}
         elif number == 5:
-            parts = {n: v for n, _, v in _fields(value)} if isinstance(value, bytes) else {}
+            parts = {n: v for n, _, v in fields(value)} if isinstance(value, bytes) else {}
             identifier = {
                 "instanceId": {
-                    "space": _text(parts.get(1, b""), "space"),
-                    "externalId": _text(parts.get(2, b""), "externalId"),
+                    "space": text(parts.get(1, b""), "space"),
+                    "externalId": text(parts.get(2, b""), "externalId"),
                 }
             }
         elif number in (3, 4, 6):
@@ -495,24 +257,24 @@ def _decode_item(body: bytes) -> DecodedItem:
         empty = np.empty(0, np.int64)
         return DecodedItem(identifier, None, empty, np.empty(0), empty, None, [])
     is_string = kind == "string"
-    if not is_string and (fast := _fixed_stride_numeric(block)) is not None:
+    if not is_string and (fast := fixed_stride_numeric(block)) is not None:
         timestamps, values = fast
         return DecodedItem(identifier, False, timestamps, values, np.zeros(len(values), np.int64), None, [])
-    if not is_string and (rows := _numeric_rows(block)) is not None:
+    if not is_string and (rows := numeric_rows(block)) is not None:
         return DecodedItem(identifier, False, *rows, [])
     message = message_class("StringDatapoints" if is_string else "NumericDatapoints")()
     try:
         message.ParseFromString(block)
     except Exception as error:  # the runtime's DecodeError (its module differs between upb and pure Python)
         raise DecodeError(f"bad datapoints: {error}") from None
-    timestamps, values, status, nulls, symbols = _columns(message.datapoints, is_string)
+    timestamps, values, status, nulls, symbols = runtime_columns(message.datapoints, is_string)
     return DecodedItem(identifier, is_string, timestamps, values, status, nulls, symbols)
 
 
 def decode_insert_request(body: bytes) -> list[DecodedItem]:
     """Every item of the body, its datapoints as columns; DecodeError when the bytes are no such message."""
     items = []
-    for number, _wire, value in _fields(body):
+    for number, _wire, value in fields(body):
         if number != 1 or not isinstance(value, bytes):
             raise DecodeError(f"unexpected field {number} in a DataPointInsertionRequest")
         items.append(_decode_item(value))

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from oid_sync_dagster.local_cdf.server import RunningLocalCDF, serve_in_thread
 from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
-from oid_sync_dagster.wire.insert_protobuf import InsertItem, encode_insert_request, message_class
+from oid_sync_dagster.wire.insert_protobuf import InsertItem, encode_insert_request
+from oid_sync_dagster.wire.rows import message_class
 from oid_sync_dagster_tests.conftest import make_client
 from oid_sync_dagster_tests.local_cdf.conftest import api, error_of, fetch_token
 

@@ -10,14 +10,8 @@ from google.protobuf import descriptor_pb2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oid_sync_dagster.wire.insert_protobuf import (
-    DecodeError,
-    InsertItem,
-    _file_descriptor,
-    decode_insert_request,
-    encode_insert_request,
-    message_class,
-)
+from oid_sync_dagster.wire.insert_protobuf import InsertItem, decode_insert_request, encode_insert_request
+from oid_sync_dagster.wire.rows import DecodeError, _file_descriptor, message_class
 
 GOOD, UNCERTAIN, BAD = 0, 0x40000000, 0x80000000
 STATUS_CODES = [GOOD, UNCERTAIN, BAD, 0x80120000, 0x40C10000, 2**32 - 1, 1]

@@ -33,7 +33,8 @@ from oid_sync_dagster.local_cdf.requests import Context, endpoint
 from oid_sync_dagster.local_cdf.routes.timeseries import parse_identifier, resolve
 from oid_sync_dagster.local_cdf.store import datapoints as dp_store
 from oid_sync_dagster.local_cdf.store.records import TimeSeriesRecord
-from oid_sync_dagster.wire.insert_protobuf import DecodedItem, DecodeError, decode_insert_request
+from oid_sync_dagster.wire.insert_protobuf import DecodedItem, decode_insert_request
+from oid_sync_dagster.wire.rows import DecodeError
 
 MIN_TIMESTAMP = -2_208_988_800_000  # 1900-01-01, CDF's earliest
 MAX_TIMESTAMP = 4_102_444_799_999  # 2099-12-31 23:59:59.999, CDF's latest
