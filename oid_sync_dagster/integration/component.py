@@ -74,6 +74,9 @@ class AutomationAttributes(dg.Model):
     realtime_interval_s: int = Field(60, description="Seconds between realtime sensor ticks.")
     history_interval_s: int = Field(30, description="Seconds between history sensor ticks.")
     history_max_attempts: int = Field(3, description="Syncs of a week whose check fails before a cooldown.")
+    history_weeks_per_run: int | None = Field(
+        None, description="Most weeks one history run syncs (a range, newest first); unset: every missing week."
+    )
 
 
 class ChecksAttributes(dg.Model):
@@ -192,6 +195,8 @@ class OidSyncComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
         self._check_positive("automation.realtime_interval_s", self.automation.realtime_interval_s)
         self._check_positive("automation.history_interval_s", self.automation.history_interval_s)
         self._check_positive("automation.history_max_attempts", self.automation.history_max_attempts)
+        if self.automation.history_weeks_per_run is not None:
+            self._check_positive("automation.history_weeks_per_run", self.automation.history_weeks_per_run)
         if self.checks.realtime_warn_lag_s < 60:  # Dagster's freshness windows are whole minutes at least
             raise ComponentAttributeError(
                 f"checks.realtime_warn_lag_s: must be at least 60 (got {self.checks.realtime_warn_lag_s:g})"
@@ -261,6 +266,7 @@ class OidSyncComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
             "realtime_interval_s": self.automation.realtime_interval_s,
             "history_interval_s": self.automation.history_interval_s,
             "history_max_attempts": self.automation.history_max_attempts,
+            "history_weeks_per_run": self.automation.history_weeks_per_run,
             "realtime_warn_lag_s": self.checks.realtime_warn_lag_s,
             "realtime_error_lag_s": self.checks.realtime_error_lag_s,
             "names": self.names(),

@@ -75,6 +75,11 @@ class Names:
         """Every op that calls CDF holds it; dagster.yaml limits how many run at once."""
         return "cdf_api" if self.name is None else f"{self.name}_cdf_api"
 
+    @property
+    def live_pool(self) -> str:
+        """The realtime and catalog steps' pool: the live edge never queues behind history steps holding `pool`."""
+        return f"{self.pool}_live"
+
     def kind(self, kind: str) -> str:
         """The value of the `oid_sync/kind` run tag: what the sensors wait on."""
         return kind if self.name is None else f"{self.name}/{kind}"

@@ -1,5 +1,6 @@
 """Automation: the realtime sensor (and a 10-minute schedule for parity), and the history sensor that fills
-the last N weeks newest first and re-syncs weeks whose completeness check failed, a bounded number of times.
+the last N weeks newest first (the missing weeks in one range run) and re-syncs weeks whose completeness check
+failed, a bounded number of times.
 
 Both are plain sensors over Dagster's own record: stop either in the UI to pause it. They throttle by never
 requesting a run while one of their kind is queued or running; run-queue and pool limits in dagster.yaml do
@@ -20,9 +21,12 @@ from oid_sync_dagster.integration.liveness import IN_FLIGHT, describe, fail_aban
 from oid_sync_dagster.integration.partitions import key_of
 from oid_sync_dagster.integration.records import RealtimeRecord
 from oid_sync_dagster.sync.engine import wall_clock_ms
-from oid_sync_dagster.sync.windows import history_weeks
+from oid_sync_dagster.sync.windows import WEEK_MS, history_weeks
 
 KIND_TAG = "oid_sync/kind"
+# Dagster's public run tags for a run over a range of partitions (what a single-run backfill carries).
+PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 GIVE_UP_COOLDOWN_MS = 60 * 60 * 1000  # a week that used up its attempts gets a new round an hour later
@@ -123,13 +127,15 @@ def build_history_sensor(
     *,
     interval_s: int,
     max_attempts: int,
+    weeks_per_run: int | None = None,
     reset_token: str | None = None,
     clock: Callable[[], int] = wall_clock_ms,
     names: Names = DEFAULT_NAMES,
 ) -> dg.SensorDefinition:
     """reset_token: set when the config asks for `reset_backfill`; every history week is synced once more, once
     per distinct token (the predecessor repeated its reset on every run). clock: ms; the tick reads it once, so
-    the weeks it considers and the cooldowns it measures share one instant (tests set it to cross a Monday)."""
+    the weeks it considers and the cooldowns it measures share one instant (tests set it to cross a Monday).
+    weeks_per_run: most weeks in one run; None: every missing week (contiguous) in one run."""
     check_keys = [dg.AssetCheckKey(key, COMPLETE_CHECK) for key in series_keys]
     owned = set(series_keys)
 
@@ -138,8 +144,9 @@ def build_history_sensor(
         job_name=job_name,
         minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Fills the last {n_weeks} weeks, newest first, one week per run, and re-syncs a week whose "
-        f"completeness check failed (at most {max_attempts} attempts per week and hour). Stop it to pause history.",
+        description=f"Fills the last {n_weeks} weeks, newest first, all missing weeks in one run (a range), and "
+        f"re-syncs a week whose completeness check failed (at most {max_attempts} attempts per week and hour). "
+        "Stop it to pause history.",
     )
     def oid_history_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         instance = context.instance
@@ -165,12 +172,11 @@ def build_history_sensor(
         # One partitions query per series for all weeks (not one per series and week: 12x fewer round trips).
         done = {key: instance.get_materialized_partitions(key) for key in series_keys}
         failed = {key for key, status in check_statuses(instance, check_keys).items() if status == CHECK_FAILED}
-        gave_up = []
+        gave_up, due = [], []  # due: (week, missing series), newest first
         for week in weeks:
             pk = key_of(week)
             if pk in resync:
                 missing = list(series_keys)
-                resync.remove(pk)
             else:
                 missing = [key for key in series_keys if pk not in done[key] or (key, pk) in failed]
             if not missing:
@@ -179,17 +185,30 @@ def build_history_sensor(
                 gave_up.append(pk)
                 attempts.setdefault("_given_up_at", {}).setdefault(pk, now)
                 continue
-            attempts[pk] = attempts.get(pk, 0) + 1
-            return dg.SensorResult(
-                run_requests=[
-                    dg.RunRequest(
-                        partition_key=pk,
-                        asset_selection=missing,
-                        tags={KIND_TAG: names.kind("history"), "oid_sync/attempt": str(attempts[pk])},
-                    )
-                ],
-                cursor=json.dumps(attempts),
-            )
+            due.append((week, missing))
+        if due:
+            # One run for the newest due week and the older due weeks right behind it: a range must be contiguous,
+            # so a complete or given-up week ends it (the weeks before that come in the next run). Its selection is
+            # every series any of its weeks misses: a series already complete in some of them is copied again
+            # (idempotent, and cheap next to a run per week).
+            run = [due[0]]
+            for week, missing in due[1:]:
+                if week != run[-1][0] - WEEK_MS or len(run) == (weeks_per_run or n_weeks):
+                    break
+                run.append((week, missing))
+            selection = [key for key in series_keys if any(key in missing for _, missing in run)]
+            keys = [key_of(week) for week, _ in run]
+            for pk in keys:
+                attempts[pk] = attempts.get(pk, 0) + 1
+                if pk in resync:
+                    resync.remove(pk)
+            tags = {KIND_TAG: names.kind("history"), "oid_sync/attempt": str(max(attempts[pk] for pk in keys))}
+            if len(keys) == 1:
+                request = dg.RunRequest(partition_key=keys[0], asset_selection=selection, tags=tags)
+            else:  # newest first inside the run: the step syncs a range from its newest week back
+                tags |= {PARTITION_RANGE_START_TAG: keys[-1], PARTITION_RANGE_END_TAG: keys[0]}
+                request = dg.RunRequest(asset_selection=selection, tags=tags)
+            return dg.SensorResult(run_requests=[request], cursor=json.dumps(attempts))
         if gave_up:
             return dg.SensorResult(
                 skip_reason=dg.SkipReason(

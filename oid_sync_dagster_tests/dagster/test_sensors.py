@@ -32,6 +32,7 @@ from oid_sync_dagster_tests.dagster.conftest import materialize
 
 REALTIME_SENSOR = "oid_realtime_sensor"
 HISTORY_SENSOR = "oid_history_sensor"
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 SCHEDULE = "oid_realtime_every_10_minutes"
 ATTEMPT_TAG = "oid_sync/attempt"
 SPACE = "oid_sync"
@@ -84,6 +85,27 @@ def same_keys(selection: object, expected: list[dg.AssetKey]) -> bool:
 
 def weeks_at(now_ms: int, n: int = 12) -> list[str]:
     return [key_of(w) for w in history_weeks(now_ms, n)]
+
+
+@pytest.fixture
+def defs(state: CatalogState, resource: OidSyncResource, now_ms: int) -> dg.Definitions:
+    """One week per history run (automation.history_weeks_per_run: 1): the per-week rules (order, attempts, giving
+    up, re-syncs) one request at a time. The default, every missing week in one range run, has tests of its own."""
+    return build_definitions(
+        state, config=SyncConfig(), resource=resource, clock=lambda: now_ms, history_weeks_per_run=1
+    )
+
+
+@pytest.fixture
+def range_defs(state: CatalogState, resource: OidSyncResource, now_ms: int) -> dg.Definitions:
+    return build_definitions(state, config=SyncConfig(), resource=resource, clock=lambda: now_ms)
+
+
+def range_of(request: dg.RunRequest) -> tuple[str, str] | None:
+    tags = request.tags
+    if RANGE_START not in tags:
+        return None
+    return tags[RANGE_START], tags[RANGE_END]
 
 
 @pytest.fixture
@@ -229,6 +251,73 @@ def test_history_sensor_fills_the_newest_week_first_then_older_ones(
 
 
 @pytest.mark.usefixtures("catalog_done")
+def test_history_sensor_requests_every_missing_week_in_one_range_run(
+    range_defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    small_catalog: list[CatalogSeries],
+    now_ms: int,
+) -> None:
+    keys = series_keys(small_catalog)
+    weeks = weeks_at(now_ms)
+    first = evaluate(range_defs, HISTORY_SENSOR, instance)
+    request = only_request(first)
+    assert request.partition_key is None and range_of(request) == (weeks[-1], weeks[0])
+    assert same_keys(request.asset_selection, keys)
+    assert request.tags[KIND_TAG] == "history" and request.tags[ATTEMPT_TAG] == "1"
+    assert json.loads(first.cursor or "") == dict.fromkeys(weeks, 1)
+
+    # Run it as the daemon would: one run materializes and checks every (series, week), and history is done.
+    result = launch(range_defs, instance, "oid_history", request)
+    assert result.success
+    pairs = {(k, w) for k in keys for w in weeks}
+    assert {(e.asset_key, e.partition) for e in result.get_asset_materialization_events()} == pairs
+    assert {(e.asset_key, e.partition, e.passed) for e in result.get_asset_check_evaluations()} == {
+        (k, w, True) for k, w in pairs
+    }
+    done = evaluate(range_defs, HISTORY_SENSOR, instance, first.cursor)
+    assert done.run_requests == [] and done.skip_message == "all 12 history weeks are materialized"
+
+
+@pytest.mark.usefixtures("catalog_done")
+def test_a_range_is_contiguous_bounded_and_selects_what_any_of_its_weeks_misses(
+    range_defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    resource: OidSyncResource,
+    state: CatalogState,
+    small_catalog: list[CatalogSeries],
+    now_ms: int,
+) -> None:
+    keys = series_keys(small_catalog)
+    weeks = weeks_at(now_ms)
+    pressure = series_keys([s for s in small_catalog if TRANSLATOR.get_group_name(s) == "pressure"])
+    # The two newest weeks lack all but the pressure series; the third is complete; the rest lack everything.
+    for week in weeks[:2]:
+        assert materialize(range_defs, instance, resource, pressure, partition_key=week).success
+    assert materialize(range_defs, instance, resource, keys, partition_key=weeks[2]).success
+    first = evaluate(range_defs, HISTORY_SENSOR, instance)
+    request = only_request(first)
+    assert range_of(request) == (weeks[1], weeks[0])  # the complete week ends the range
+    rest = [k for k in keys if k not in pressure]
+    assert 0 < len(rest) < len(keys) and same_keys(request.asset_selection, rest)
+    assert json.loads(first.cursor or "") == {weeks[0]: 1, weeks[1]: 1}
+    assert launch(range_defs, instance, "oid_history", request).success
+    second = only_request(evaluate(range_defs, HISTORY_SENSOR, instance, first.cursor))
+    assert range_of(second) == (weeks[-1], weeks[3]) and same_keys(second.asset_selection, keys)
+
+    # At most `history_weeks_per_run` weeks a run; a range of one is a plain partition request.
+    capped = build_definitions(
+        state, config=SyncConfig(), resource=resource, clock=lambda: now_ms, history_weeks_per_run=4
+    )
+    request = only_request(evaluate(capped, HISTORY_SENSOR, instance, first.cursor))
+    assert range_of(request) == (weeks[6], weeks[3])
+    single = build_definitions(
+        state, config=SyncConfig(), resource=resource, clock=lambda: now_ms, history_weeks_per_run=1
+    )
+    request = only_request(evaluate(single, HISTORY_SENSOR, instance, first.cursor))
+    assert range_of(request) is None and request.partition_key == weeks[3]
+
+
+@pytest.mark.usefixtures("catalog_done")
 def test_history_sensor_gives_up_a_week_after_max_attempts(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -365,7 +454,7 @@ def test_reset_backfill_resyncs_every_week_once_per_config(
 ) -> None:
     # Predecessor defect: "reset backfill" repeated on every run. Here it is acted on once per distinct config.
     config = load_config("sync_configuration:\n  reset_backfill: true\n")
-    defs = build_definitions(state, config=config, resource=resource, clock=lambda: now_ms)
+    defs = build_definitions(state, config=config, resource=resource, clock=lambda: now_ms, history_weeks_per_run=1)
     assert materialize(defs, instance, resource, [CATALOG_KEY]).success
     keys = series_keys(small_catalog)
     weeks = weeks_at(now_ms)
@@ -388,9 +477,19 @@ def test_reset_backfill_resyncs_every_week_once_per_config(
     assert evaluate(defs, HISTORY_SENSOR, instance, done.cursor).run_requests == []
     # A changed config that still says reset_backfill: true is a new request.
     changed = load_config("sync_configuration:\n  reset_backfill: true\n  history_weeks: 12\n  max_workers: 3\n")
-    changed_defs = build_definitions(state, config=changed, resource=resource, clock=lambda: now_ms)
+    changed_defs = build_definitions(
+        state, config=changed, resource=resource, clock=lambda: now_ms, history_weeks_per_run=1
+    )
     again = evaluate(changed_defs, HISTORY_SENSOR, instance, done.cursor)
     assert only_request(again).partition_key == weeks[0]
+    # By default the whole reset is one range run; capped, the weeks after the cap keep their reset for later runs.
+    in_one = build_definitions(state, config=changed, resource=resource, clock=lambda: now_ms)
+    assert range_of(only_request(evaluate(in_one, HISTORY_SENSOR, instance, done.cursor))) == (weeks[-1], weeks[0])
+    capped = build_definitions(state, config=changed, resource=resource, clock=lambda: now_ms, history_weeks_per_run=5)
+    first_five = evaluate(capped, HISTORY_SENSOR, instance, done.cursor)
+    assert range_of(only_request(first_five)) == (weeks[4], weeks[0])
+    rest = evaluate(capped, HISTORY_SENSOR, instance, first_five.cursor)
+    assert range_of(only_request(rest)) == (weeks[9], weeks[5])
 
 
 def test_realtime_sensor_syncs_the_catalog_again_after_a_reload(
@@ -412,7 +511,9 @@ def test_history_sensor_takes_the_week_that_just_closed_first(
     # (A past one: Dagster checks a requested partition key against the wall clock, where the week has closed.)
     monday = week_start(now_ms) - WEEK_MS
     clock = [monday - 1]
-    defs = build_definitions(state, config=SyncConfig(), resource=resource, clock=lambda: clock[0])
+    defs = build_definitions(
+        state, config=SyncConfig(), resource=resource, clock=lambda: clock[0], history_weeks_per_run=1
+    )
     before = evaluate(defs, HISTORY_SENSOR, instance)
     assert only_request(before).partition_key == key_of(monday - 2 * WEEK_MS)  # the newest week closed by Sunday
     clock[0] += 1
