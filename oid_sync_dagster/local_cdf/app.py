@@ -74,12 +74,12 @@ class CDFMiddleware:
             else:
                 await self.app(scope, receive, send_with_request_id)
         finally:
+            duration = time.monotonic() - started  # first: the client has its answer by now
             headers = {
                 name: value.decode("latin-1")
                 for raw, value in scope["headers"]
                 if (name := raw.decode("latin-1").lower()) in LOGGED_HEADERS
             }
-            duration = time.monotonic() - started
             self.log.add(RequestRecord(request_id, method, path, status, duration, wall, fault is not None, headers))
 
     def _deny(self, scope: Scope) -> Response | None:
@@ -93,7 +93,10 @@ class CDFMiddleware:
     @staticmethod
     async def _inject(fault: Fault, scope: Scope, receive: Receive, send: Send) -> None:
         if fault.stall_s:
-            await asyncio.sleep(fault.stall_s)
+            # At least the stall: asyncio may wake a timer up to its clock resolution early.
+            deadline = time.monotonic() + fault.stall_s
+            while (left := deadline - time.monotonic()) > 0:
+                await asyncio.sleep(left)
         if fault.drop:
             # Start an answer and break off mid-body: the client sees the connection drop.
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1000")]})
