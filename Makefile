@@ -18,7 +18,7 @@ CLOCK_INSTANTS := 2026-12-06T12:00:00 2026-12-06T23:59:30 2026-12-07T03:00:00 20
 PYTEST_ARGS ?= -n 2 --dist load --maxschedchunk 1 --durations=20
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-deps run local-cdf test test-clock lint screenshots bench bench-engine bench-dagster clean
+.PHONY: install system-deps run local-cdf test test-clock lint screenshots bench bench-engine bench-dagster bench-first-run clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,10 @@ bench-engine: $(STAMP)
 ## A 12-week backfill of all series through `oid-sync dev` against the engine alone, in one run (about 12 minutes).
 bench-dagster: $(STAMP)
 	$(BIN)/python -m benchmarks.dagster_bench
+
+## A fresh `oid-sync dev`: seconds until every (series, week) of the history is materialized and checked.
+bench-first-run: $(STAMP)
+	$(BIN)/python -m benchmarks.first_run_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
