@@ -18,16 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from oid_sync_dagster.wire.rows import (
-    FAST_ROW,
-    DecodeError,
-    fields,
-    fixed_stride_numeric,
-    message_class,
-    numeric_rows,
-    runtime_columns,
-    text,
-)
+from oid_sync_dagster.wire.rows import FAST_ROW, decode_points, fields, message_items, text
 
 CONTENT_TYPE = "application/protobuf"
 
@@ -257,25 +248,11 @@ def _decode_item(body: bytes) -> DecodedItem:
         empty = np.empty(0, np.int64)
         return DecodedItem(identifier, None, empty, np.empty(0), empty, None, [])
     is_string = kind == "string"
-    if not is_string and (fast := fixed_stride_numeric(block)) is not None:
-        timestamps, values = fast
-        return DecodedItem(identifier, False, timestamps, values, np.zeros(len(values), np.int64), None, [])
-    if not is_string and (rows := numeric_rows(block)) is not None:
-        return DecodedItem(identifier, False, *rows, [])
-    message = message_class("StringDatapoints" if is_string else "NumericDatapoints")()
-    try:
-        message.ParseFromString(block)
-    except Exception as error:  # the runtime's DecodeError (its module differs between upb and pure Python)
-        raise DecodeError(f"bad datapoints: {error}") from None
-    timestamps, values, status, nulls, symbols = runtime_columns(message.datapoints, is_string)
+    # Without symbols on the fast path: a status symbol in an insert must be checked against its code.
+    timestamps, values, status, nulls, symbols = decode_points(block, is_string, symbols=False)
     return DecodedItem(identifier, is_string, timestamps, values, status, nulls, symbols)
 
 
 def decode_insert_request(body: bytes) -> list[DecodedItem]:
     """Every item of the body, its datapoints as columns; DecodeError when the bytes are no such message."""
-    items = []
-    for number, _wire, value in fields(body):
-        if number != 1 or not isinstance(value, bytes):
-            raise DecodeError(f"unexpected field {number} in a DataPointInsertionRequest")
-        items.append(_decode_item(value))
-    return items
+    return [_decode_item(item) for item in message_items(body, "DataPointInsertionRequest")]

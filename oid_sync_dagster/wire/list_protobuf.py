@@ -7,15 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from oid_sync_dagster.wire.rows import (
-    DecodeError,
-    fields,
-    fixed_stride_numeric,
-    message_class,
-    numeric_rows,
-    runtime_columns,
-    text,
-)
+from oid_sync_dagster.wire.rows import DecodeError, decode_points, fields, message_items, text
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,22 +22,6 @@ class ListItem:
     values: np.ndarray  # float64, or object (str)
     status: np.ndarray  # int64 codes, 0 = Good
     nulls: np.ndarray | None  # bool: the point has no value
-
-
-def _points(block: bytes, is_string: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    if not is_string:
-        if (fast := fixed_stride_numeric(block)) is not None:
-            timestamps, values = fast
-            return timestamps, values, np.zeros(len(timestamps), np.int64), None
-        if (rows := numeric_rows(block, symbols=True)) is not None:
-            return rows
-    message = message_class("StringDatapoints" if is_string else "NumericDatapoints")()
-    try:
-        message.ParseFromString(block)
-    except Exception as error:  # the runtime's DecodeError (its module differs between upb and pure Python)
-        raise DecodeError(f"bad datapoints: {error}") from None
-    timestamps, values, status, nulls, _symbols = runtime_columns(message.datapoints, is_string)
-    return timestamps, values, status, nulls
 
 
 def _item(body: bytes) -> ListItem:
@@ -72,7 +48,7 @@ def _item(body: bytes) -> ListItem:
             raise DecodeError("aggregates are not raw datapoints")
     if kind is not None:
         is_string = kind == 4
-    timestamps, values, status, nulls = _points(block, is_string)
+    timestamps, values, status, nulls, _symbols = decode_points(block, is_string, symbols=True)
     return ListItem(
         id=int(header["id"]),  # type: ignore[call-overload]
         external_id=header["external_id"],  # type: ignore[arg-type]
@@ -89,9 +65,4 @@ def _item(body: bytes) -> ListItem:
 
 def decode_list_response(body: bytes) -> list[ListItem]:
     """Every item of the response, in request order."""
-    items = []
-    for number, _wire, value in fields(body):
-        if number != 1 or not isinstance(value, bytes):
-            raise DecodeError(f"unexpected field {number} in a DataPointListResponse")
-        items.append(_item(value))
-    return items
+    return [_item(item) for item in message_items(body, "DataPointListResponse")]

@@ -272,3 +272,33 @@ def text(value: Any, what: str) -> str:
         return value.decode()
     except UnicodeDecodeError:
         raise DecodeError(f"{what} is not valid UTF-8") from None
+
+
+def decode_points(
+    block: bytes, is_string: bool, *, symbols: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, list[tuple[int, str]]]:
+    """A NumericDatapoints / StringDatapoints body as columns: timestamps, values, status codes, nulls, and the
+    (row, symbol) of points the runtime parsed with a symbol. Fixed-stride and field-ordered numeric blocks are read
+    with numpy (numeric_rows; `symbols` as there); anything else by the protobuf runtime."""
+    if not is_string:
+        if (fast := fixed_stride_numeric(block)) is not None:
+            timestamps, values = fast
+            return timestamps, values, np.zeros(len(timestamps), np.int64), None, []
+        if (rows := numeric_rows(block, symbols=symbols)) is not None:
+            return (*rows, [])
+    message = message_class("StringDatapoints" if is_string else "NumericDatapoints")()
+    try:
+        message.ParseFromString(block)
+    except Exception as error:  # the runtime's DecodeError (its module differs between upb and pure Python)
+        raise DecodeError(f"bad datapoints: {error}") from None
+    return runtime_columns(message.datapoints, is_string)
+
+
+def message_items(body: bytes, message: str) -> list[bytes]:
+    """The `items = 1` entries of a request or response body, each still encoded."""
+    items = []
+    for number, _wire, value in fields(body):
+        if number != 1 or not isinstance(value, bytes):
+            raise DecodeError(f"unexpected field {number} in a {message}")
+        items.append(value)
+    return items
