@@ -3,10 +3,11 @@
 The SDK posts JSON only through public API and turns every datapoint into Python objects on the way in and out. The
 engine's hot calls (protobuf inserts, protobuf reads) go through this client instead, which keeps what the SDK
 guarantees: the client's credentials (authorization_header() before every attempt), its headers, timeout, proxy and
-TLS settings, and its retry rules (429/502/503/504 and `cdf-is-auto-retryable`, broken connections and read
-timeouts; connect errors three times; full-jitter backoff capped by global_config.max_retry_backoff). Failures come
-out as the SDK's exceptions, so callers treat both paths alike. httpx is the library the SDK itself is built on: one
-sync client, thread-safe, pooled, proxy-aware.
+TLS settings, and its retry rules (429/502/503/504 and `cdf-is-auto-retryable` and read timeouts up to max_retries,
+connect errors three times, full-jitter backoff capped by global_config.max_retry_backoff; a connection broken
+mid-response is the caller's on_transport_errors' to retry, as on the SDK path). Failures come out as the SDK's
+exceptions, so callers treat both paths alike. httpx is the library the SDK's own HTTP layer (httpx2) was forked
+from, kept by the same people under its original name: one sync client, thread-safe, pooled, proxy-aware.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from cognite.client.exceptions import (
     CogniteNotFoundError,
     CogniteProjectAccessError,
     CogniteReadTimeout,
+    CogniteRequestError,
 )
 
 MAX_CONNECT_RETRIES = 3  # the SDK's max_retries_connect
@@ -82,16 +84,17 @@ class CdfHttp:
             headers[name] = value
             try:
                 response = self._http.post(url, content=body, headers=headers)
-            except httpx.ConnectError as error:
+            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
                 connect_attempts += 1
                 if connect_attempts > MAX_CONNECT_RETRIES or attempt >= global_config.max_retries:
                     raise CogniteConnectionError("Cognite API connection error") from error
-            except httpx.TimeoutException as error:
+            except httpx.TimeoutException as error:  # read, write or pool timeout
                 if attempt >= global_config.max_retries:
                     raise CogniteReadTimeout("Read timed out") from error
-            except httpx.TransportError as error:  # the connection broke mid-request or mid-response
-                if attempt >= global_config.max_retries:
-                    raise CogniteConnectionError("Cognite API connection error") from error
+            except httpx.HTTPError as error:
+                # The connection broke mid-request or mid-response: like the SDK, no retry here, a bare
+                # CogniteRequestError, which the caller's on_transport_errors retries (not both, or they multiply).
+                raise CogniteRequestError(f"{type(error).__name__}: {error}") from error
             else:
                 if response.status_code < 400:
                     return response

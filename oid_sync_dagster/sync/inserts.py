@@ -29,8 +29,9 @@ InsertEncoding = Literal["protobuf", "json"]
 
 log = logging.getLogger("oid_sync")
 
-# A 400 whose message names the body's type: a server that reads every body as JSON refused ours.
-_CONTENT_TYPE_WORDS = ("content-type", "content type", "protobuf", "json")
+# A 400 whose message names the content type, or JSON: a server that reads every body as JSON refused ours. Not
+# "protobuf": a target that takes protobuf says so about a body it cannot parse, which JSON would not cure.
+_CONTENT_TYPE_WORDS = ("content-type", "content type", "json")
 
 
 class ProtobufRefused(Exception):

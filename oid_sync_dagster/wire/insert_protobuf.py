@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from oid_sync_dagster.wire.rows import FAST_ROW, decode_points, fields, message_items, text
+from oid_sync_dagster.wire.rows import FAST_ROW, DecodeError, decode_points, fields, message_items, text
 
 CONTENT_TYPE = "application/protobuf"
 
@@ -149,7 +149,8 @@ def encode_points(item: InsertItem) -> bytes:
     out = np.empty(int(row_len.sum()), np.uint8)
 
     out[starts] = 0x0A
-    _put(out, starts + 1, _varint_matrix(payload.astype(_U64), payload_width, 2), payload_width)
+    widest = int(payload_width.max(initial=1))  # 1 for numeric rows; more for long strings
+    _put(out, starts + 1, _varint_matrix(payload.astype(_U64), payload_width, widest), payload_width)
     at = starts + 1 + payload_width
     out[at] = 0x08
     _put(out, at + 1, _varint_matrix(ts64, ts_width, 10), ts_width)
@@ -229,13 +230,15 @@ def _decode_item(body: bytes) -> DecodedItem:
     identifier: dict[str, Any] = {}
     kind: str | None = None
     block = b""
-    for number, _wire, value in fields(body):
+    for number, wire, value in fields(body):
+        if (number == 1) != (wire == 0) and number in (1, 2, 3, 4, 5, 6):
+            raise DecodeError(f"field {number} of a DataPointInsertionItem has the wrong wire type {wire}")
         if number == 1:
             identifier = {"id": value - (1 << 64) if value >= 1 << 63 else value}
         elif number == 2:
             identifier = {"externalId": text(value, "externalId")}
         elif number == 5:
-            parts = {n: v for n, _, v in fields(value)} if isinstance(value, bytes) else {}
+            parts = {n: v for n, _, v in fields(value)}
             identifier = {
                 "instanceId": {
                     "space": text(parts.get(1, b""), "space"),
@@ -243,7 +246,10 @@ def _decode_item(body: bytes) -> DecodedItem:
                 }
             }
         elif number in (3, 4, 6):
-            kind, block = {3: "numeric", 4: "string", 6: "state"}[number], value
+            field_kind = {3: "numeric", 4: "string", 6: "state"}[number]
+            # A repeated message field merges (its datapoints add up); another datapoint kind replaces (a oneof).
+            block = block + value if field_kind == kind else value
+            kind = field_kind
     if kind is None or kind == "state":
         empty = np.empty(0, np.int64)
         return DecodedItem(identifier, None, empty, np.empty(0), empty, None, [])

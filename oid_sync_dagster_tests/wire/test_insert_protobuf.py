@@ -148,8 +148,29 @@ def test_bodies_from_the_runtime_decode_whatever_their_field_order() -> None:
         (b"\x0a\x03\x12\x01\xff", "externalId is not valid UTF-8"),
         (b"\x0b", "unsupported wire type 3"),
         (b"\x0a\x04\x1a\x02\x0a\x05", "bad datapoints"),
+        (b"\x0a\x03\x0a\x01\x07", "field 1 of a DataPointInsertionItem has the wrong wire type 2"),
+        (b"\x0a\x02\x18\x05", "field 3 of a DataPointInsertionItem has the wrong wire type 0"),
     ],
 )
 def test_a_body_that_is_no_insert_request_is_refused(body: bytes, message: str) -> None:
     with pytest.raises(DecodeError, match=message):
         decode_insert_request(body)
+
+
+def test_long_strings_and_repeated_datapoint_fields() -> None:
+    # A row longer than 16 KB has a 3-byte length varint (CDF refuses such values, with its own message).
+    long = "x" * 20_000
+    item = InsertItem(np.array([5, 6]), np.array([long, "y"], dtype=object), True, external_id="s")
+    request = parsed(encode_insert_request([item]))
+    assert [p.value for p in request.items[0].stringDatapoints.datapoints] == [long, "y"]
+    (decoded,) = decode_insert_request(encode_insert_request([item]))
+    assert decoded.values.tolist() == [long, "y"]
+    # Protobuf merges a repeated message field: two numericDatapoints blocks in one item are one series of points.
+    one = encode_insert_request([InsertItem(np.array([1]), np.array([1.0]), False, id=3)])
+    two = encode_insert_request([InsertItem(np.array([2]), np.array([2.0]), False, id=3)])
+    blocks = one[2:][2:] + two[2:][2:]  # each item's datapoints field, without the item's and id's headers
+    body = b"\x0a" + bytes([2 + len(blocks)]) + b"\x08\x03" + blocks
+    runtime = parsed(body).items[0].numericDatapoints.datapoints
+    (decoded,) = decode_insert_request(body)
+    assert [p.timestamp for p in runtime] == decoded.timestamps.tolist() == [1, 2]
+    assert decoded.values.tolist() == [1.0, 2.0]
