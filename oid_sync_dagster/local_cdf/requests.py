@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from oid_sync_dagster.local_cdf.errors import CDFError, bad_request, forbidden
+from oid_sync_dagster.wire.rows import CONTENT_TYPE
 
 if TYPE_CHECKING:
     from oid_sync_dagster.local_cdf.projects import Project, ProjectRegistry, TargetProject
@@ -113,9 +114,6 @@ class Context:
 Handler = Callable[[Context], Any]
 
 
-PROTOBUF = "application/protobuf"
-
-
 def endpoint(impl: Handler, *, protobuf: bool = False) -> Callable[[Request], Awaitable[Response]]:
     """Wrap a synchronous implementation `impl(ctx) -> dict | Response` as a Starlette endpoint. With `protobuf`,
     a body sent as `application/protobuf` reaches the handler as bytes (unless the settings refuse protobuf);
@@ -125,7 +123,7 @@ def endpoint(impl: Handler, *, protobuf: bool = False) -> Callable[[Request], Aw
         raw = await read_body(request) if request.method in ("POST", "PUT", "PATCH") else b""
         state = request.app.state
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type == PROTOBUF:
+        if content_type == CONTENT_TYPE:
             if not (protobuf and state.settings.accept_protobuf_inserts):
                 raise CDFError(415, f"Unsupported content-type {content_type!r}: this endpoint takes application/json.")
             body: Any = raw

@@ -15,7 +15,7 @@ from __future__ import annotations
 import gzip
 import random
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 from cognite.client import ClientConfig, global_config
@@ -105,7 +105,7 @@ class CdfHttp:
             time.sleep(_backoff_s(attempt))
             attempt += 1
 
-    def _raise(self, response: httpx.Response) -> None:
+    def _raise(self, response: httpx.Response) -> NoReturn:
         """The SDK's exception for a failed response (FailedRequestHandler's mapping)."""
         status, error = response.status_code, _error_body(response)
         message = str(error.get("message", ""))

@@ -173,9 +173,10 @@ def _slice(array: DatapointsArray, start: int, end: int) -> DatapointsArray:
 
 
 class _Batcher:
-    """Packs pieces of many series into insert batches of at most `limit` points (one request each)."""
+    """Packs pieces of many series into insert batches of at most `limit` points and `items` pieces (one request
+    each)."""
 
-    def __init__(self, limit: int, submit: Callable[[list[_Piece]], None], items: int = 10_000) -> None:
+    def __init__(self, limit: int, submit: Callable[[list[_Piece]], None], items: int) -> None:
         self._limit, self._submit, self._items = limit, submit, items
         self._pending: list[_Piece] = []
         self._size = 0

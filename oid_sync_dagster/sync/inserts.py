@@ -23,7 +23,8 @@ from cognite.client.exceptions import CogniteAPIError
 
 from oid_sync_dagster.sync.cdf_http import CdfHttp
 from oid_sync_dagster.sync.retry import on_transport_errors
-from oid_sync_dagster.wire.insert_protobuf import CONTENT_TYPE, InsertItem, encode_insert_request
+from oid_sync_dagster.wire.insert_protobuf import InsertItem, encode_insert_request
+from oid_sync_dagster.wire.rows import CONTENT_TYPE
 
 InsertEncoding = Literal["protobuf", "json"]
 
@@ -117,7 +118,7 @@ class Inserter:
         self._target = target
         self._lock = threading.Lock()
         self._poster: ProtobufPoster | None = ProtobufPoster(target) if encoding == "protobuf" else None
-        self._posters = [self._poster] if self._poster is not None else []  # closed at the end, not mid-request
+        self._opened = self._poster  # closed at the end, never mid-request (a fallback only stops using it)
 
     @property
     def encoding(self) -> InsertEncoding:
@@ -143,5 +144,5 @@ class Inserter:
                 log.warning("The target refused a protobuf insert (%s): inserting as JSON from now on", refusal)
 
     def close(self) -> None:
-        for poster in self._posters:
-            poster.close()
+        if self._opened is not None:
+            self._opened.close()

@@ -5,7 +5,7 @@ walks every datapoint in Python (status codes and symbols above all; about 70% o
 the engine). The reader posts the same `POST /timeseries/data/list` the SDK does (`accept: application/protobuf`,
 statuses included, Bad and Uncertain points kept) on cdf_http.CdfHttp and decodes the answer with wire/list_protobuf,
 following each series' cursor until its window is read. The SDK itself asks for protobuf there, so every source
-the SDK can read answers it. `protobuf=False` reads through the SDK instead (the benchmarks' baseline).
+the SDK can read answers it.
 """
 
 from __future__ import annotations
@@ -17,15 +17,14 @@ import numpy as np
 from cognite.client import CogniteClient
 from cognite.client.data_classes import DatapointsArray
 
+from oid_sync_dagster.config import MAX_SERIES_PER_READ
 from oid_sync_dagster.sync.cdf_http import CdfHttp
 from oid_sync_dagster.sync.retry import on_transport_errors
 from oid_sync_dagster.sync.windows import Window
 from oid_sync_dagster.wire.list_protobuf import ListItem, decode_list_response
-from oid_sync_dagster.wire.rows import DecodeError
+from oid_sync_dagster.wire.rows import CONTENT_TYPE, DecodeError
 
-PROTOBUF = "application/protobuf"
 MAX_RAW_POINTS = 100_000  # CDF's limit of raw datapoints a request, over all its items
-MAX_ITEMS = 100  # CDF's limit of items a request
 # By a code's top two bits. The copy writes codes only; the symbols are there because the SDK's JSON insert (the
 # fallback) refuses an array with codes but no symbols, though it sends the codes alone.
 _CATEGORY_SYMBOLS = np.array(["Good", "Uncertain", "Bad", "Bad"], dtype=object)
@@ -60,35 +59,20 @@ def _array(parts: list[ListItem]) -> DatapointsArray:
 class SourceReader:
     """Reads every point (Bad and Uncertain included, with status codes) of many series over one window."""
 
-    def __init__(self, source: CogniteClient, *, protobuf: bool = True) -> None:
-        self._source = source
-        self._http: CdfHttp | None = CdfHttp(source.config) if protobuf else None
-        self._clients = [self._http] if self._http is not None else []
+    def __init__(self, source: CogniteClient) -> None:
+        self._http = CdfHttp(source.config)
 
     def close(self) -> None:
-        for client in self._clients:
-            client.close()
+        self._http.close()
 
     def read(self, external_ids: Sequence[str], window: Window) -> list[DatapointsArray]:
         """One array per series the source has (unknown ids are left out), in no particular order."""
-        if self._http is not None:
-            return on_transport_errors(self._read_protobuf)(self._http, list(external_ids), window)
-        return on_transport_errors(self._source.time_series.data.retrieve_arrays)(
-            external_id=list(external_ids),
-            start=window.start,
-            end=window.end,
-            limit=None,
-            include_status=True,
-            # Copy faithfully: by default the SDK drops Bad points (and CDF Uncertain ones with treatUncertainAsBad).
-            ignore_bad_datapoints=False,
-            treat_uncertain_as_bad=False,
-            ignore_unknown_ids=True,
-        )
+        return on_transport_errors(self._read)(list(external_ids), window)
 
-    def _read_protobuf(self, http: CdfHttp, external_ids: list[str], window: Window) -> list[DatapointsArray]:
+    def _read(self, external_ids: list[str], window: Window) -> list[DatapointsArray]:
         parts: dict[str, list[ListItem]] = {}
-        for start in range(0, len(external_ids), MAX_ITEMS):
-            pending: dict[str, str | None] = dict.fromkeys(external_ids[start : start + MAX_ITEMS])
+        for start in range(0, len(external_ids), MAX_SERIES_PER_READ):
+            pending: dict[str, str | None] = dict.fromkeys(external_ids[start : start + MAX_SERIES_PER_READ])
             while pending:
                 limit = max(1, MAX_RAW_POINTS // len(pending))
                 items = [
@@ -99,14 +83,18 @@ class SourceReader:
                 body = {
                     "items": items,
                     "includeStatus": True,
+                    # Copy faithfully: by default CDF drops Bad points (and Uncertain ones with treatUncertainAsBad).
                     "ignoreBadDataPoints": False,
                     "treatUncertainAsBad": False,
                     "ignoreUnknownIds": True,
                 }
-                response = http.post(
-                    "/timeseries/data/list", json.dumps(body).encode(), content_type="application/json", accept=PROTOBUF
+                response = self._http.post(
+                    "/timeseries/data/list",
+                    json.dumps(body).encode(),
+                    content_type="application/json",
+                    accept=CONTENT_TYPE,
                 )
-                if response.headers.get("content-type", "").split(";")[0].strip() != PROTOBUF:
+                if response.headers.get("content-type", "").split(";")[0].strip() != CONTENT_TYPE:
                     raise DecodeError(f"the answer is {response.headers.get('content-type')!r}")
                 pending = {}
                 for item in decode_list_response(response.content):

@@ -20,8 +20,6 @@ import numpy as np
 
 from oid_sync_dagster.wire.rows import FAST_ROW, DecodeError, decode_points, fields, message_items, text
 
-CONTENT_TYPE = "application/protobuf"
-
 _U64 = np.uint64
 _FAST_MIN_TS, _FAST_MAX_TS = 1 << 35, 1 << 42  # timestamps whose varint is exactly 6 bytes
 

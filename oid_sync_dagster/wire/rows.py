@@ -15,6 +15,7 @@ import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 PACKAGE = "com.cognite.v1.timeseries.proto"
+CONTENT_TYPE = "application/protobuf"
 _U64 = np.uint64
 FAST_ROW = 18  # 0x0A 0x10 0x08 <6-byte varint> 0x11 <8-byte double>: a Good point, a millisecond timestamp 1971-2109
 
@@ -76,7 +77,7 @@ def message_class(name: str) -> Any:
 
 
 class DecodeError(ValueError):
-    """The body is not a DataPointInsertionRequest."""
+    """The bytes are not the protobuf message expected."""
 
 
 def fixed_stride_numeric(block: bytes) -> tuple[np.ndarray, np.ndarray] | None:

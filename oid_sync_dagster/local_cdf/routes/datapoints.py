@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -363,6 +364,44 @@ def _parse_status(raw: Any, series: TimeSeriesRecord) -> int:
     return st.GOOD if code is None else code
 
 
+# ---------- checks both insert bodies share (JSON and protobuf: the same refusals, word for word) ----------
+
+
+def _refuse_timestamps_out_of_range(name: str, timestamps: np.ndarray) -> None:
+    if timestamps.min() < MIN_TIMESTAMP or timestamps.max() > MAX_TIMESTAMP:
+        offending = timestamps[(timestamps < MIN_TIMESTAMP) | (timestamps > MAX_TIMESTAMP)][0]
+        raise bad_request(f"Datapoint timestamp {offending} of {name} is outside 1900-01-01..2099-12-31.")
+
+
+def _refuse_nulls_on_non_bad(name: str, timestamps: np.ndarray, status: np.ndarray, nulls: np.ndarray) -> None:
+    offending = np.flatnonzero(nulls & ~st.is_bad(status))
+    if len(offending):
+        raise bad_request(
+            f"Datapoint at {int(timestamps[offending[0]])} of {name} has no value; only Bad points may omit it."
+        )
+
+
+def _refuse_long_strings(name: str, values: Sequence[str] | np.ndarray) -> None:
+    # A character is at most 4 bytes: only when that bound is exceeded are the values encoded to be measured.
+    if max(map(len, values), default=0) * 4 > MAX_STRING_BYTES and any(
+        len(v.encode()) > MAX_STRING_BYTES for v in values
+    ):
+        raise bad_request(f"A string value of {name} exceeds {MAX_STRING_BYTES} bytes.")
+
+
+def _refuse_non_finite_on_non_bad(name: str, timestamps: np.ndarray, values: np.ndarray, status: np.ndarray) -> None:
+    """As in CDF: NaN, +-Infinity and values beyond +-1e100 are only allowed on Bad points (a point without a value
+    holds 0.0 here)."""
+    out_of_range = ~(np.abs(values) <= MAX_ABS_VALUE)
+    if out_of_range.any():
+        offending = np.flatnonzero(out_of_range & ~st.is_bad(status))
+        if len(offending):
+            raise bad_request(
+                f"Datapoint at {int(timestamps[offending[0]])} of {name} has value {float(values[offending[0]])!r}: "
+                "NaN, Infinity and values beyond +-1e100 are only allowed on Bad datapoints."
+            )
+
+
 def _parse_points(series: TimeSeriesRecord, datapoints: Any) -> Points:
     """Validate one item's datapoints as CDF does; the message names the series and the offending point."""
     name = _describe(series)
@@ -377,9 +416,7 @@ def _parse_points(series: TimeSeriesRecord, datapoints: Any) -> Points:
         bad = next(t for t in raw_ts if type(t) is not int)
         raise bad_request(f"Datapoint timestamps of {name} must be integers (ms), got {bad!r}.")
     timestamps = np.asarray(raw_ts, dtype=np.int64)
-    if timestamps.min() < MIN_TIMESTAMP or timestamps.max() > MAX_TIMESTAMP:
-        offending = timestamps[(timestamps < MIN_TIMESTAMP) | (timestamps > MAX_TIMESTAMP)][0]
-        raise bad_request(f"Datapoint timestamp {offending} of {name} is outside 1900-01-01..2099-12-31.")
+    _refuse_timestamps_out_of_range(name, timestamps)
     values = [dp.get("value") for dp in datapoints]
     kinds = set(map(type, values))
     status = np.zeros(len(datapoints), np.uint32)
@@ -388,20 +425,13 @@ def _parse_points(series: TimeSeriesRecord, datapoints: Any) -> Points:
     nulls = None
     if type(None) in kinds:
         nulls = np.fromiter((v is None for v in values), bool, len(values))
-        offending = np.flatnonzero(nulls & ~st.is_bad(status))
-        if len(offending):
-            raise bad_request(
-                f"Datapoint at {int(timestamps[offending[0]])} of {name} has no value; only Bad points may omit it."
-            )
+        _refuse_nulls_on_non_bad(name, timestamps, status, nulls)
         kinds.discard(type(None))
     if series.is_string:
         if not kinds <= {str}:
             bad = next(v for v in values if v is not None and not isinstance(v, str))
             raise bad_request(f"String time series {name} only accepts string values, got {bad!r}.")
-        if max(map(len, (v for v in values if v is not None)), default=0) * 4 > MAX_STRING_BYTES:
-            too_long = [v for v in values if v is not None and len(v.encode()) > MAX_STRING_BYTES]
-            if too_long:
-                raise bad_request(f"A string value of {name} exceeds {MAX_STRING_BYTES} bytes.")
+        _refuse_long_strings(name, [v for v in values if v is not None])
         array = np.array(["" if v is None else v for v in values] if nulls is not None else values, dtype=object)
         return Points(timestamps, array, status, nulls)
     if not kinds <= {float, int, str}:
@@ -417,15 +447,7 @@ def _parse_points(series: TimeSeriesRecord, datapoints: Any) -> Points:
                     )
                 values[i] = _NON_FINITE[v]
     array = np.array([0.0 if v is None else v for v in values] if nulls is not None else values, dtype=np.float64)
-    # As in CDF: NaN, +-Infinity and values beyond +-1e100 are only allowed on Bad points.
-    out_of_range = ~(np.abs(array) <= MAX_ABS_VALUE)
-    if out_of_range.any():
-        offending = np.flatnonzero(out_of_range & ~st.is_bad(status))
-        if len(offending):
-            raise bad_request(
-                f"Datapoint at {int(timestamps[offending[0]])} of {name} has value {float(array[offending[0]])!r}: "
-                "NaN, Infinity and values beyond +-1e100 are only allowed on Bad datapoints."
-            )
+    _refuse_non_finite_on_non_bad(name, timestamps, array, status)
     return Points(timestamps, array, status, nulls)
 
 
@@ -443,9 +465,7 @@ def _decoded_points(series: TimeSeriesRecord, item: DecodedItem) -> Points:
     if series.is_string and not item.is_string:
         raise bad_request(f"String time series {name} only accepts string values, got {float(item.values[0])!r}.")
     timestamps = item.timestamps
-    if timestamps.min() < MIN_TIMESTAMP or timestamps.max() > MAX_TIMESTAMP:
-        offending = timestamps[(timestamps < MIN_TIMESTAMP) | (timestamps > MAX_TIMESTAMP)][0]
-        raise bad_request(f"Datapoint timestamp {offending} of {name} is outside 1900-01-01..2099-12-31.")
+    _refuse_timestamps_out_of_range(name, timestamps)
     codes = item.status
     invalid = np.flatnonzero((codes < 0) | (codes >= 2**32))
     if len(invalid):
@@ -458,29 +478,12 @@ def _decoded_points(series: TimeSeriesRecord, item: DecodedItem) -> Points:
         status[row] = _parse_status({"code": int(codes[row]) or None, "symbol": symbol}, series)
     nulls = item.nulls
     if nulls is not None:
-        offending = np.flatnonzero(nulls & ~st.is_bad(status))
-        if len(offending):
-            raise bad_request(
-                f"Datapoint at {int(timestamps[offending[0]])} of {name} has no value; only Bad points may omit it."
-            )
+        _refuse_nulls_on_non_bad(name, timestamps, status, nulls)
     if series.is_string:
-        values = item.values
-        too_long = max(map(len, values), default=0) * 4 > MAX_STRING_BYTES
-        if too_long and any(len(v.encode()) > MAX_STRING_BYTES for v in values):
-            raise bad_request(f"A string value of {name} exceeds {MAX_STRING_BYTES} bytes.")
-        return Points(timestamps, values, status, nulls)
-    values = item.values
-    out_of_range = ~(np.abs(values) <= MAX_ABS_VALUE)
-    if nulls is not None:
-        out_of_range &= ~nulls
-    if out_of_range.any():
-        offending = np.flatnonzero(out_of_range & ~st.is_bad(status))
-        if len(offending):
-            raise bad_request(
-                f"Datapoint at {int(timestamps[offending[0]])} of {name} has value {float(values[offending[0]])!r}: "
-                "NaN, Infinity and values beyond +-1e100 are only allowed on Bad datapoints."
-            )
-    return Points(timestamps, values, status, nulls)
+        _refuse_long_strings(name, item.values)
+        return Points(timestamps, item.values, status, nulls)
+    _refuse_non_finite_on_non_bad(name, timestamps, item.values, status)
+    return Points(timestamps, item.values, status, nulls)
 
 
 def _decoded_items(ctx: Context) -> tuple[list[dict[str, Any]], list[DecodedItem]]:
