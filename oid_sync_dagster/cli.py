@@ -17,6 +17,8 @@ def _local_cdf(args: argparse.Namespace) -> int:
     from oid_sync_dagster.local_cdf.child import write_ready_file
     from oid_sync_dagster.local_cdf.server import LOOPBACK, bind_loopback, serve_forever, url_of
     from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
+    from oid_sync_dagster.local_cdf.viewer.links import viewer_url
+    from oid_sync_dagster.local_cdf.viewer.session import link_token
 
     settings = LocalCDFSettings(source_lag_ms=int(args.lag_hours * 3_600_000), history_days=args.history_days)
     if args.data_dir:
@@ -40,6 +42,9 @@ def _local_cdf(args: argparse.Namespace) -> int:
         f"  client id      : {client_id}\n"
         f"  client secret  : {client_secret}  (a development credential of this loopback server)\n"
         f"  data directory : {settings.data_dir}\n"
+        # A signed read-only link (session.LINK_TTL_S): the secret itself never goes into a URL.
+        f"  data viewer    : {viewer_url(base_url, link_token(settings))}\n"
+        f"                   (or {viewer_url(base_url)} and log in with the client id and secret above)\n"
         "Ctrl-C or SIGTERM stops it.",
         flush=True,
     )

@@ -17,7 +17,12 @@ is taken, before it starts or while `dagster dev` starts (its last line is then 
 that pick a port for it retry with another).
 A second Ctrl-C or SIGTERM during shutdown kills the group at once.
 
-Standard library only (subprocess, signal, urllib): it must work before anything else is set up.
+Local mode (no target CDF in the environment): the launcher also serves the local CDF on DAGSTER_HOME's data
+directory for as long as Dagster runs, for its data viewer, and hands its URL to the code location
+(`config.VIEWER_URL_ENV`), whose series assets link their charts there. Runs keep starting their own local CDF on the
+same directory (local_mode.py); this one is for people.
+
+Standard library only at import (subprocess, signal, urllib): it must work before anything else is set up.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -222,8 +228,35 @@ class DevLauncher:
             self._say(port_in_use_line(self.port, self.host))
             return PORT_IN_USE_STATUS
         self._say(ensure_instance_config(self.dagster_home))
+        with self._data_viewer() as viewer_env:
+            return self._run_dagster({**os.environ, "DAGSTER_HOME": str(self.dagster_home), **viewer_env})
+
+    @contextlib.contextmanager
+    def _data_viewer(self) -> Iterator[dict[str, str]]:
+        """In local mode, the local CDF on DAGSTER_HOME's data for the block, for its viewer; yields the environment
+        that tells the code location where it is. A viewer that cannot start is said, and Dagster starts anyway."""
+        from oid_sync_dagster.config import ENV_VARS, VIEWER_URL_ENV
+
+        if any(os.environ.get(ENV_VARS[name], "").strip() for name in ("target_project", "local_cdf_url")):
+            yield {}  # a real target (its own UI shows the data), or a local CDF the user runs and knows
+            return
+        from oid_sync_dagster.local_cdf.child import local_cdf_child
+
+        data_dir = self.dagster_home / "local-cdf"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        argv = ["-m", "oid_sync_dagster.cli", "local-cdf", "--data-dir", str(data_dir)]
+        with contextlib.ExitStack() as stack:
+            try:
+                child = stack.enter_context(local_cdf_child(argv, log_path=data_dir / "viewer.log"))
+            except RuntimeError as error:
+                self._note(f"the data viewer did not start ({error}); Dagster starts without it.")
+                yield {}
+                return
+            self._say(f"Data viewer: {_viewer_link(child.base_url, data_dir)}")
+            yield {VIEWER_URL_ENV: child.base_url}
+
+    def _run_dagster(self, env: dict[str, str]) -> int:
         command, cwd = dagster_dev_command(self.port, self.host)
-        env = {**os.environ, "DAGSTER_HOME": str(self.dagster_home)}
 
         stop = _StopRequest()
         previous = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS}
@@ -312,6 +345,15 @@ class DevLauncher:
         deadline = time.monotonic() + 5.0
         while _group_alive(pgid) and time.monotonic() < deadline:  # SIGKILL cannot be caught: quick
             time.sleep(0.05)
+
+
+def _viewer_link(base_url: str, data_dir: Path) -> str:
+    """The viewer's index with a read-only login token (never the client secret)."""
+    from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
+    from oid_sync_dagster.local_cdf.viewer.links import viewer_url
+    from oid_sync_dagster.local_cdf.viewer.session import link_token
+
+    return viewer_url(base_url, link_token(LocalCDFSettings(data_dir=data_dir)))
 
 
 def run_dev(port: int = DEFAULT_PORT, dagster_home: str | os.PathLike[str] | None = None) -> int:

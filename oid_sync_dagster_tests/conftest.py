@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -67,6 +68,28 @@ def source(client_factory: Callable[..., CogniteClient]) -> CogniteClient:
 @pytest.fixture
 def target(client_factory: Callable[..., CogniteClient]) -> CogniteClient:
     return client_factory("target")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Python's own SIGINT handler, as in a terminal, in the main process and every xdist worker.
+
+    A suite started in the background of a non-interactive shell (`make test &`, some CI runners) inherits SIGINT
+    ignored. Dagster's in-process execution copies SIGINT's disposition onto SIGTERM (its interrupt handling maps
+    one to the other), so SIGTERM became ignored in the worker and in every process a later test started: Dagster's
+    compute-log `tail` children then shrug off terminate(), and each step waits 30 s for them.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture(autouse=True)
+def _signal_dispositions_restored() -> Iterator[None]:
+    """Whatever a test's in-process Dagster did to SIGINT and SIGTERM is undone before the next test."""
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for signum, handler in before.items():
+        if handler is not None and signal.getsignal(signum) != handler:
+            signal.signal(signum, handler)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -137,7 +137,8 @@ class DevProcess:
         return "\n".join(self.seen[-last:])
 
     def find_dagster_group(self) -> int:
-        children = [pid for pid, (_, ppid, _) in processes().items() if ppid == self.process.pid]
+        # The child that leads a group of its own (the launcher's other child, in local mode, is the data viewer).
+        children = [pid for pid, (_, ppid, pgrp) in processes().items() if ppid == self.process.pid and pgrp == pid]
         if len(children) != 1:
             raise DevServerError(f"expected one `dagster dev` under the launcher, found {children}")
         self.dagster_pgid = children[0]

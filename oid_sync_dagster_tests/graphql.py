@@ -32,7 +32,7 @@ _ERROR_FIELDS = "__typename ... on Error { message } ... on PythonError { stack 
 _METADATA = """metadataEntries { label __typename
     ... on IntMetadataEntry { intRepr } ... on FloatMetadataEntry { floatRepr }
     ... on TextMetadataEntry { text } ... on TimestampMetadataEntry { timestamp }
-    ... on BoolMetadataEntry { boolValue } }"""
+    ... on BoolMetadataEntry { boolValue } ... on UrlMetadataEntry { url } }"""
 
 
 class GraphQLError(AssertionError):
@@ -57,7 +57,7 @@ def asset_key_input(path: AssetPath) -> dict[str, list[str]]:
 
 
 def metadata_values(entries: Iterable[dict[str, Any]]) -> dict[str, object]:
-    """`metadataEntries` (selected with the fragment above) as {label: int | float | str | bool | timestamp}."""
+    """`metadataEntries` (selected with the fragment above) as {label: int | float | str | bool | timestamp | url}."""
     values: dict[str, object] = {}
     for entry in entries:
         if "intRepr" in entry:
@@ -70,6 +70,8 @@ def metadata_values(entries: Iterable[dict[str, Any]]) -> dict[str, object]:
             values[entry["label"]] = entry["timestamp"]
         elif "boolValue" in entry:
             values[entry["label"]] = entry["boolValue"]
+        elif "url" in entry:
+            values[entry["label"]] = entry["url"]
     return values
 
 

@@ -12,6 +12,8 @@ launches a partition backfill of every series of the "other" group for the two n
 * the target itself, read with the cognite-sdk from the local CDF's data directory while Dagster still runs:
   every (series, week) holds exactly the source's points for the week shifted by the offset (1 week + 10 min),
   at least one, and as many as the materialization's `points_written` and the check's counts say;
+* each series asset links its chart in the data viewer `oid-sync dev` serves in local mode: the link asks for a
+  login, the printed viewer link logs in, and the chart page then names the series;
 * SIGTERM to the launcher stops everything: exit code 0 and nothing left of its process groups.
 
 The history sensor is stopped through the UI's mutation first: it would otherwise sync the same weeks for all
@@ -24,6 +26,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from cognite.client import CogniteClient
@@ -192,6 +195,22 @@ def test_a_backfill_from_the_ui_syncs_the_target_and_records_its_checks(tmp_path
                         check_counts["oid_sync/source_points"] == check_counts["oid_sync/target_points"] == len(got[0])
                     )
         mark("target verified")
+
+        # The data viewer: every series asset links its chart there; the printed link logs a browser in.
+        [viewer_line] = [line for line in running.seen if line.startswith("Data viewer: ")]
+        viewer_link = viewer_line.removeprefix("Data viewer: ")
+        viewer_base = viewer_link.split("/?token=")[0]
+        charts = {tuple(asset["path"]): asset["metadata"]["oid_sync/chart"] for asset in assets}
+        for path, chart in charts.items():
+            assert chart.startswith(f"{viewer_base}/series?project={TARGET_PROJECT}&xid="), (path, chart)
+        some_path, some_chart = next(iter(charts.items()))
+        with httpx.Client(timeout=30) as browser:
+            refused = browser.get(some_chart)
+            assert refused.status_code == 303 and refused.headers["location"].startswith("/login?next="), refused
+            assert browser.get(viewer_link, follow_redirects=True).status_code == 200
+            chart_page = browser.get(some_chart)
+            assert chart_page.status_code == 200 and external_ids[some_path] in chart_page.text, chart_page.text[:500]
+        mark("viewer linked")
 
         # Nothing else synced history meanwhile; the realtime sensor ran (whether beside the backfill run is timing).
         # Dagster tags each run a sensor requested with the sensor's name; the test's fallback catalog run (when the

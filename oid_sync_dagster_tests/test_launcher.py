@@ -386,9 +386,14 @@ def _start_on_a_free_port(
 
 
 def _dagster_dev_pid(launcher_pid: int) -> int:
-    children = [pid for pid in _all_pids() if (stat := _proc_stat(pid)) and stat[1] == launcher_pid]
-    assert len(children) == 1, children
-    return children[0]
+    """`dagster dev`: the launcher's one child that leads a process group of its own. Its other child, in local
+    mode, is the data viewer's local CDF."""
+    children = {pid: stat for pid in _all_pids() if (stat := _proc_stat(pid)) and stat[1] == launcher_pid}
+    leaders = [pid for pid, stat in children.items() if stat[2] == pid]
+    assert len(leaders) == 1, children
+    others = [Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") for pid in children if pid not in leaders]
+    assert [argv[2:4] for argv in others] == [[b"oid_sync_dagster.cli", b"local-cdf"]], others
+    return leaders[0]
 
 
 def _wait_for_group_to_vanish(pgid: int, timeout: float) -> None:

@@ -17,6 +17,7 @@ from oid_sync_dagster.integration.assets import (
 )
 from oid_sync_dagster.integration.catalog_state import CatalogState
 from oid_sync_dagster.integration.keys import DEFAULT_NAMES, Names
+from oid_sync_dagster.integration.links import chart_links
 from oid_sync_dagster.integration.partitions import weekly_partitions
 from oid_sync_dagster.integration.purge import build_purge_job
 from oid_sync_dagster.integration.resources import OidSyncResource
@@ -61,6 +62,15 @@ def build_definitions(
     n_weeks = config.sync_configuration.history_weeks
     partitions_def = weekly_partitions(n_weeks, state.fetched_at_ms)
     series_assets = build_series_assets(catalog, translator, partitions_def, step_retry, names)
+    # Each series links to its chart (the local viewer, or CDF's UI), the realtime edge to the plant overview.
+    links = chart_links(resource, config)
+    by_key = {translator.get_asset_key(s): s.external_id for s in catalog}
+    series_assets = dg.map_asset_specs(
+        lambda spec: (
+            spec.merge_attributes(metadata=links.series_metadata(by_key[spec.key])) if spec.key in by_key else spec
+        ),
+        series_assets,
+    )
     series_keys = [key for shard in series_assets for key in shard.keys]
     realtime_job = dg.define_asset_job(
         names.job("realtime"),
@@ -84,7 +94,7 @@ def build_definitions(
                 error_lag_s=realtime_error_lag_s,
                 retry_policy=step_retry,
                 names=names,
-            ),
+            ).map_asset_specs(lambda spec: spec.merge_attributes(metadata=links.overview_metadata())),
         ],
         jobs=[realtime_job, history_job, build_purge_job(catalog, translator, names)],
         sensors=[

@@ -1,4 +1,5 @@
-"""The local CDF as an ASGI app: Starlette routing under `/api/v1/projects/{project}`, plus the token endpoint.
+"""The local CDF as an ASGI app: Starlette routing under `/api/v1/projects/{project}`, the token endpoint, and the
+read-only data viewer (viewer/) at the root.
 
 Starlette rather than FastAPI: CDF's wire contract (error body, protobuf answers, gzip bodies, exact limits) is
 written by hand anyway, so a validation and OpenAPI layer would only add cost on the datapoints hot path.
@@ -31,6 +32,7 @@ from oid_sync_dagster.local_cdf.projects import ProjectRegistry
 from oid_sync_dagster.local_cdf.requests import JSONResponse
 from oid_sync_dagster.local_cdf.routes import datamodeling, datapoints, datasets, extpipes, raw, timeseries
 from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
+from oid_sync_dagster.local_cdf.viewer.routes import viewer_routes
 
 _AUTHENTICATED_PREFIX = "/api/"
 
@@ -125,7 +127,8 @@ async def _unexpected_error(_: Request, exc: Exception) -> Response:
 
 def create_app(settings: LocalCDFSettings | None = None) -> Starlette:
     settings = settings or LocalCDFSettings()
-    issuer = TokenIssuer(load_signing_key(settings.data_dir), settings.clients, settings.token_ttl_s)
+    signing_key = load_signing_key(settings.data_dir)
+    issuer = TokenIssuer(signing_key, settings.clients, settings.token_ttl_s)
     registry = ProjectRegistry(settings)
     faults = FaultInjector()
 
@@ -167,6 +170,8 @@ def create_app(settings: LocalCDFSettings | None = None) -> Starlette:
             Route("/_local/health", health, methods=["GET"]),
             Route("/_local/faults", faults_endpoint(issuer, settings, faults), methods=["GET", "POST", "DELETE"]),
             Mount("/api/v1/projects/{project}", routes=project_routes),
+            # The read-only viewer at the root, on this same loopback server; it guards its own routes.
+            *viewer_routes(settings, registry, signing_key),
         ],
         exception_handlers={CDFError: _cdf_error, HTTPException: _http_error, Exception: _unexpected_error},
     )

@@ -155,3 +155,8 @@ def delete_range(conn: sqlite3.Connection, ts_id: int, is_string: bool, begin: i
 
 def delete_series(conn: sqlite3.Connection, ts_id: int) -> None:
     conn.execute("DELETE FROM dp_blocks WHERE ts_id = ?", (ts_id,))
+
+
+def point_counts(conn: sqlite3.Connection) -> dict[int, int]:
+    """Stored points per series id, from the blocks' counts alone (nothing decoded)."""
+    return dict(conn.execute("SELECT ts_id, SUM(n) FROM dp_blocks GROUP BY ts_id").fetchall())
