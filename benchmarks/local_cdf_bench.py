@@ -6,7 +6,8 @@ Measures, in one run (ratios are what to compare on a noisy machine):
 - the server's protobuf ingest limit: the same points as `DataPointInsertionRequest` bodies (encoded beforehand,
   untimed, at most 100k points a body), posted by a bare httpx client from 4 threads, and how fast the encoder
   builds those bodies;
-- the server's share: its CPU seconds over the wall time of each phase.
+- the server's share: its CPU seconds over the wall time of each phase;
+- the synthetic source's generation speed in this process, without the server: ms per 100k points.
 
 Run: `make bench` (or `.venv/bin/python -m benchmarks.local_cdf_bench [--days 7] [--insert-days 1]`).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +30,7 @@ from cognite.client.credentials import OAuthClientCredentials
 from cognite.client.data_classes import TimeSeriesWrite
 
 from benchmarks._server import ServerProcess, local_cdf_process
+from oid_sync_dagster.local_cdf.synthetic import SyntheticSource, synthetic_catalog
 from oid_sync_dagster.wire.insert_protobuf import InsertItem, encode_insert_request
 
 DAY_MS = 86_400_000
@@ -54,9 +57,28 @@ def measure(server: ServerProcess, work: Any) -> tuple[float, float, Any]:
     return wall, (server.cpu_seconds() - cpu0) / wall, result
 
 
+def generation(days: float) -> dict[str, Any]:
+    """Every synthetic series over `days`, generated in process (best of 3): ms per 100k points, all and analog."""
+    catalog = synthetic_catalog()
+    end = int(time.time() * 1000) // DAY_MS * DAY_MS
+    source = SyntheticSource(catalog, history_start_ms=end - int(days * DAY_MS))
+    start = end - int(days * DAY_MS)
+    out: dict[str, Any] = {"days": days}
+    for label, kinds in (("all", {"analog", "digital", "string", "step"}), ("analog", {"analog"})):
+        series = [s for s in catalog if s.kind in kinds]
+        best, points = math.inf, 0
+        for _ in range(3):
+            t0 = time.perf_counter()
+            points = sum(len(source.points(s, start, end).timestamps) for s in series)
+            best = min(best, time.perf_counter() - t0)
+        out[label] = {"series": len(series), "points": points, "ms_per_100k": round(best * 1e8 / points, 2)}
+    return out
+
+
 def run(days: float, insert_days: float) -> dict[str, Any]:
     global_config.disable_pypi_version_check = True
     results: dict[str, Any] = {"machine": platform.platform(), "python": platform.python_version()}
+    results["generate"] = generation(days)
     with local_cdf_process() as server:
         source = client(server, "publicdata")
         series = source.time_series.list(external_id_prefix="pi:", limit=None)

@@ -2,9 +2,15 @@
 
 Nothing here is stored. A series' points are a pure function of (series, timestamp): time is cut into slots
 of a fixed period per kind, and slot `k` holds at most one point at `k * P + jitter(k)` with
-`0 <= jitter(k) < P`. Whether the slot holds a point, the jitter, the value and the status all come from a
-counter-based hash of (series id, k). So any range is generated without state, ranges split anywhere give
-the same points, and a query costs only the slots it touches.
+`0 <= jitter(k) < P`. Whether the slot holds a point and the jitter come from a counter-based hash of
+(series id, k). So any range is generated without state, ranges split anywhere give the same points, and a
+query costs only the slots it touches.
+
+Values come from one plant (plant.py: a compressor that trips a few times a month) read through what the tag
+says the series measures: flows fall to near zero in a trip, discharge pressures toward suction, temperatures
+decay and recover with their own time constants, flags report the machine, controller modes go to MAN around
+some trips. On top: coloured noise, a pure function of time too. Bad and Uncertain points come in bursts over
+blocks of slots, at the shares `bad_every` and `uncertain_every` set.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Literal
 
 import numpy as np
 
+from oid_sync_dagster.local_cdf import plant
 from oid_sync_dagster.local_cdf.status import BAD, GOOD, UNCERTAIN
 
 Kind = Literal["analog", "digital", "string", "step"]
@@ -67,39 +74,15 @@ class Points:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Hashing: splitmix64, as Python ints for the odd scalar and on uint64 arrays for points.
+# Hashing: splitmix64 (in plant.py), with salts that keep the id, slot and value streams of a series apart.
 
-_MASK64 = (1 << 64) - 1
-_GAMMA = 0x9E3779B97F4A7C15
-_M1 = 0xBF58476D1CE4E5B9
-_M2 = 0x94D049BB133111EB
-_U_GAMMA = np.uint64(_GAMMA)
-_U_M1 = np.uint64(_M1)
-_U_M2 = np.uint64(_M2)
-_U30, _U27, _U31 = np.uint64(30), np.uint64(27), np.uint64(31)
-# Salts keep the id, slot and value streams of one series independent of each other.
 _SALT_ID = 0x6F69645F73796E63
 _SALT_SLOTS = 0x5A17E5C0FFEE1234
 _SALT_VALUES = 0x0B5E55ED5EED5EED
-
-
-def _mix64(x: int) -> int:
-    z = (x + _GAMMA) & _MASK64
-    z = ((z ^ (z >> 30)) * _M1) & _MASK64
-    z = ((z ^ (z >> 27)) * _M2) & _MASK64
-    return z ^ (z >> 31)
-
-
-def _stream(counter: np.ndarray, seed: int) -> np.ndarray:
-    """splitmix64 outputs for int64 counters: the counter-th value of the stream seeded by `seed`."""
-    z = counter.view(np.uint64) * _U_GAMMA
-    z += np.uint64(seed)
-    z ^= z >> _U30
-    z *= _U_M1
-    z ^= z >> _U27
-    z *= _U_M2
-    z ^= z >> _U31
-    return z
+_SALT_BAD = 0xBADB_AD00_0000_0001
+_SALT_UNCERTAIN = 0x0DD5_0DD5_0000_0002
+_mix64 = plant.mix64
+_stream = plant.stream
 
 
 def series_id_for_pointid(pointid: int) -> int:
@@ -539,11 +522,20 @@ def load_catalog_csv(path: str | os.PathLike[str]) -> tuple[SourceSeries, ...]:
 
 # Share of slots left empty per kind; the slot period shrinks to match, so the mean spacing stays the density.
 _DROP: dict[str, float] = {"analog": 0.03, "digital": 0.5, "string": 0.5, "step": 0.5}
-_KEEP_BITS = 12  # slot kept: the top 12 hash bits; status: the 20 below; jitter: the low 32
-_STATUS_BITS = 20
+_KEEP_BITS = 12  # slot kept: the top 12 hash bits; white noise: the 20 below; jitter: the low 32
+_WHITE_BITS = 20
 _LOW32 = np.uint64(0xFFFFFFFF)
-_STATUS_MASK = np.uint64((1 << _STATUS_BITS) - 1)
+_WHITE_MASK = np.uint64((1 << _WHITE_BITS) - 1)
+_U32 = np.uint64(32)
 _MAX_CHUNK_SLOTS = 1 << 20  # bounds the scratch arrays of one generation step
+# Bad and Uncertain points come in bursts (a transmitter dropping out): slots are cut into blocks, and a block
+# holds at most one burst per category, with a chance and a mean length that keep the share at 1 / every.
+_BURST_BLOCK_SLOTS = 512
+_BURST_MEAN_SLOTS = 6
+# Events this far back still matter: beyond LAG_CUTOFF times the slowest time constant (2 h) and a loop's
+# manual tail after a restart.
+_EVENT_LOOKBACK_MS = 3 * plant.DAY_MS
+_HOLD_MS = 16 * plant.DAY_MS  # tuning constants and profiler limits change at most this often
 _TWO_PI = 2.0 * math.pi
 
 # Plausible operating ranges by unit: (low, high) for the base level.
@@ -554,7 +546,103 @@ _RANGES: dict[str, tuple[float, float]] = {
     "m3/h": (50.0, 3000.0), "kg/h": (100.0, 20000.0), "mV": (1.0, 150.0), "s": (1.0, 600.0),
     "hours": (1000.0, 50000.0), "ratio": (0.5, 4.0), "-": (0.0, 10.0),
 }  # fmt: skip
-_DEFAULT_RANGE = (0.0, 100.0)
+
+# ---------------------------------------------------------------------------------------------------------
+# What a series measures, read from its tag (instrument code, machine signal words), description and unit.
+
+# The instrument code of a tag, synthetic (VAL_23-PT-96155:X.Value) or real (VAL_23_FIC_92543_02:Z.X.Value).
+_CODE = re.compile(r"^VAL_\d+[-_]([A-Z]+)[-_]")
+_CODE_ROLES: dict[str, str] = {
+    **dict.fromkeys(("TT", "TE", "TIC"), "temperature"),
+    **dict.fromkeys(("PT", "PIC", "PC", "PI"), "pressure"),
+    **dict.fromkeys(("PDT", "PDI", "PDIC"), "dp"),
+    **dict.fromkeys(("FT", "FIC", "FI", "FE", "FY"), "flow"),
+    **dict.fromkeys(("LT", "LIC", "LY", "LI"), "level"),
+    **dict.fromkeys(("YA", "YT", "YE", "VT"), "vibration"),
+    **dict.fromkeys(("NY", "ST", "SY"), "speed"),
+    **dict.fromkeys(("LV", "VA", "ZT", "ZA", "XA", "GK", "FV", "PV", "TV"), "output"),
+}  # fmt: skip
+_UNIT_ROLES: dict[str, str] = {
+    "degC": "temperature", "DegC": "temperature", "bar": "pressure", "barg": "pressure", "mbar": "dp",
+    "m3/h": "flow", "kg/h": "flow", "%": "level", "A": "electric", "kW": "electric", "kw": "electric",
+    "MW": "electric", "kVAr": "electric", "mV": "vibration", "hours": "hours",
+}  # fmt: skip
+# Machine, profiler and controller signals by words of the tag (upper case; the first match wins).
+_NAME_ROLES: tuple[tuple[str, str], ...] = (
+    ("CONTROL MODULE:YR", "setpoint"), ("CONTROL MODULE:P", "held"), ("RUN-HOURS", "hours"),
+    ("STARTS", "starts"), ("TEMP", "temperature"), ("CURRENT", "electric"), ("POWER", "electric"),
+    ("LOAD", "electric"), ("POLY-", "electric"), ("VIB", "vibration"), ("SPEED", "speed"),
+    ("EPR", "pressure_out"), ("SURGE-MARGIN", "output"), ("-LEVEL", "level"), ("TUBE-Y", "level"),
+    ("TUBE-SP", "held"), ("-DB", "held"), ("-SP-", "held"),
+)  # fmt: skip
+_FLAG_ROLES: tuple[tuple[str, str], ...] = (
+    ("CONTROL MODULE:BA", "auto"), ("CONTROL MODULE:BX", "external"), ("XGH", "running"), ("XGL", "stopped"),
+    ("TRIP", "trip"), ("WARN", "warn"), ("SURGE-ALARM", "warn"), ("STOPPED", "stopped"), ("HEATER", "stopped"),
+    ("RUNNING", "running"), ("READY", "ready"), ("LOCKOUT", "inhibit"), ("INHIBIT", "inhibit"),
+    ("LOCAL", "local"), ("REMOTE", "remote"), ("ALARM", "rare"), ("FAULT", "rare"), ("-OC-", "rare"),
+    ("-EF-", "rare"),
+)  # fmt: skip
+# ESD valves shut and a low-flow switch trips when the machine stops; SOV faults are rare.
+_FLAG_CODE_ROLES = {"ESDV": "running", "FZSL": "stopped", "YZSL": "rare", "YZSH": "rare"}
+
+
+def _role_of(series: SourceSeries) -> str:
+    name = series.name.upper()
+    match = _CODE.match(series.name)
+    code = match[1] if match else ""
+    if series.kind == "string":
+        return "mode"
+    if series.kind == "step":
+        return "setpoint"
+    if series.kind == "digital":
+        by_name = next((role for word, role in _FLAG_ROLES if word in name), None)
+        return by_name or _FLAG_CODE_ROLES.get(code, "random")
+    role = next((role for word, role in _NAME_ROLES if word in name), None)
+    role = role or _CODE_ROLES.get(code) or _UNIT_ROLES.get(series.unit or "", "process")
+    if role == "pressure":  # discharge pressure falls toward suction pressure in a stop; suction rises a little
+        d = series.description
+        outlet = "Gas Out" in d or "Outlet" in d or not any(w in d for w in ("Gas In", "Inlet", "Suct"))
+        role = "pressure_out" if outlet else "pressure_in"
+    return role
+
+
+# Coloured noise: octaves of value noise, (spacing in knots of plant.GRID_MS, weight).
+_NORMAL = ((1, 0.45), (6, 0.6), (36, 0.6), (288, 0.35))
+_FAST = ((1, 0.8), (6, 0.6), (36, 0.35), (288, 0.2))
+_SLOW = ((1, 0.1), (6, 0.25), (36, 0.6), (288, 1.0))
+
+
+@dataclass(frozen=True, slots=True)
+class _Response:
+    """How a kind of measurement follows the plant."""
+
+    span: tuple[float, float]  # base (running) level when the unit gives no range
+    tau_s: tuple[float, float]  # first-order time constant to a stop and back
+    stopped: tuple[float, float]  # level when stopped, as a share of the running level
+    gain: float  # relative change of the level per relative change of the load
+    noise: tuple[float, float]  # coloured noise, as a share of the level
+    quiet: bool  # the noise fades with the machine: flows, speeds and currents read near zero when stopped
+    octaves: tuple[tuple[int, float], ...] = _NORMAL
+
+
+_RESPONSES: dict[str, _Response] = {
+    "flow": _Response((50.0, 3000.0), (30, 120), (0.0, 0.02), 1.0, (0.008, 0.02), True),
+    "pressure_out": _Response((5.0, 60.0), (60, 600), (0.35, 0.6), 0.3, (0.003, 0.008), False),
+    "pressure_in": _Response((1.0, 20.0), (120, 900), (1.05, 1.3), -0.1, (0.003, 0.008), False),
+    "dp": _Response((5.0, 800.0), (30, 180), (0.0, 0.05), 1.8, (0.01, 0.025), True),
+    "temperature": _Response((30.0, 120.0), (1200, 7200), (0.3, 0.75), 0.15, (0.003, 0.008), False),
+    "level": _Response((20.0, 80.0), (600, 3600), (0.85, 1.2), 0.0, (0.03, 0.07), False, _SLOW),
+    "vibration": _Response((5.0, 100.0), (20, 90), (0.02, 0.06), 0.5, (0.03, 0.07), True, _FAST),
+    "speed": _Response((0.8, 4.0), (60, 300), (0.0, 0.0), 0.1, (0.002, 0.005), True),
+    "electric": _Response((20.0, 400.0), (5, 30), (0.0, 0.01), 1.0, (0.005, 0.012), True),
+    "output": _Response((10.0, 90.0), (10, 90), (0.0, 0.05), 0.8, (0.01, 0.025), False),
+    "process": _Response((0.0, 100.0), (60, 600), (0.6, 0.95), 0.3, (0.008, 0.02), False),
+}
+_COUNTER_SPANS = {"hours": (1000.0, 20000.0), "starts": (20.0, 200.0)}
+_HELD_SPAN = (0.0, 100.0)
+_FLAG_ROLE_NAMES = frozenset(
+    ("running", "stopped", "trip", "warn", "inhibit", "ready", "local", "remote", "auto", "external")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -562,22 +650,27 @@ class _Plan:
     """Everything about one series' points that does not depend on time, derived once from its id."""
 
     kind: Kind
+    role: str
     period: int  # slot period, ms
     keep: float  # share of slots that hold a point
     drop_below: int  # a slot is empty when its hash's top bits are below this
     slot_seed: int
     value_seed: int
-    block_slots: int  # digital, string and step values hold for this many slots
-    base: float
-    amplitude: float
-    noise: float
-    day_phase: float  # cycles
-    drift_period: float  # ms
-    drift_phase: float  # cycles
-    p_one: int  # digital: 53-bit threshold for state 1
+    block_slots: int  # random flags and setpoints hold their value for this many slots
+    base: float  # level at nominal load
+    stopped: float  # level the series approaches when the machine stops
+    gain: float
+    tau_ms: float
+    noise: float  # scale of the coloured noise
+    white: float  # half-width of the white (measurement) noise
+    octaves: tuple[tuple[int, float], ...]
+    quiet: bool
+    daily: np.ndarray | None = field(hash=False)  # a daily swing (temperatures: ambient) per knot of the day
+    p_one: int  # random flags: 53-bit threshold for state 1
     step_size: float
-    mode_cuts: tuple[int, int]  # string: 53-bit thresholds between AUTO | CAS | MAN
-    clip_percent: bool
+    cause: str  # trip and warning flags: the trip cause they report, "" for any
+    loop_seed: int  # a controller loop's mode, auto and external flags share it
+    clip: tuple[float, float] | None
 
 
 class SyntheticSource:
@@ -608,12 +701,9 @@ class SyntheticSource:
         for kind, seconds in self._periods_s.items():
             if not 0.0 < seconds * 1000.0 < 2.0**31:
                 raise ValueError(f"density for {kind} must be positive and under about 24 days, got {seconds} s")
-        span = 1 << _STATUS_BITS
-        self._bad_below = round(span / bad_every) if bad_every > 0 else 0
-        self._uncertain_below = min(
-            span, self._bad_below + (round(span / uncertain_every) if uncertain_every > 0 else 0)
-        )
-        self._plans: dict[tuple[int, str, str | None], _Plan] = {}
+        self._bad_rate = 1.0 / bad_every if bad_every > 0 else 0.0
+        self._uncertain_rate = 1.0 / uncertain_every if uncertain_every > 0 else 0.0
+        self._plans: dict[tuple[int, str, str | None, str], _Plan] = {}
 
     def points(self, series: SourceSeries, start: int, end: int, limit: int | None = None) -> Points:
         """Points with `start <= ts < end` and ts >= history start, ascending; the first `limit` if given."""
@@ -646,58 +736,101 @@ class SyntheticSource:
             slots, ts, h = parts[0]
         else:
             slots, ts, h = (np.concatenate(a) for a in zip(*parts, strict=True))
-        return Points(timestamps=ts, values=_values(plan, slots, ts, h), status=self._status(h))
+        return Points(timestamps=ts, values=_values(plan, slots, ts, h), status=self._status(plan, slots))
 
-    def _status(self, h: np.ndarray) -> np.ndarray:
-        status = np.full(len(h), GOOD, dtype=np.uint32)
-        if self._uncertain_below:
-            u = (h >> np.uint64(32)) & _STATUS_MASK
-            hit = np.flatnonzero(u < np.uint64(self._uncertain_below))
-            status[hit] = np.where(u[hit] < np.uint64(self._bad_below), BAD, UNCERTAIN)
+    def _status(self, plan: _Plan, slots: np.ndarray) -> np.ndarray:
+        """Good, but for bursts: a transmitter drops out (Bad), reading Uncertain for a slot or two first;
+        and Uncertain spells of their own, which make up the rest of the Uncertain share."""
+        status = np.full(len(slots), GOOD, dtype=np.uint32)
+        if len(slots) == 0:
+            return status
+        runs: list[tuple[np.ndarray, np.ndarray, int]] = []  # applied in order: Bad last, so it wins
+        lead_share = 0.0
+        if self._bad_rate > 0:
+            bad_first, bad_end = _bursts(slots, plan.slot_seed ^ _SALT_BAD, self._bad_rate)
+            lead_share = min(1.0, self._bad_rate * _BURST_BLOCK_SLOTS / _BURST_MEAN_SLOTS) * 1.5 / _BURST_BLOCK_SLOTS
+        if self._uncertain_rate > lead_share:
+            rate = self._uncertain_rate - lead_share
+            runs.append((*_bursts(slots, plan.slot_seed ^ _SALT_UNCERTAIN, rate), UNCERTAIN))
+        if self._bad_rate > 0:
+            if self._uncertain_rate > 0:
+                lead = 1 + (bad_first & 1)  # 1 or 2 slots: the low bit of a hashed place is as good as random
+                runs.append((bad_first - lead, bad_first, UNCERTAIN))
+            runs.append((bad_first, bad_end, BAD))
+        for first, end, code in runs:
+            if len(first):
+                edges = np.searchsorted(slots, np.concatenate([first, end])).tolist()
+                for i, j in zip(edges[: len(first)], edges[len(first) :], strict=True):
+                    status[i:j] = code
         return status
 
     def _plan(self, series: SourceSeries) -> _Plan:
-        key = (series.id, series.kind, series.unit)
+        key = (series.id, series.kind, series.unit, series.name)
         plan = self._plans.get(key)
         if plan is None:
             plan = self._plans[key] = _make_plan(series, self._periods_s[series.kind])
         return plan
 
 
+def _seed_of(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+_KNOTS_PER_DAY = plant.DAY_MS // plant.GRID_MS
+
+
+def _daily_swing(amplitude: float, phase: float) -> np.ndarray:
+    return amplitude * np.sin((np.arange(_KNOTS_PER_DAY) / _KNOTS_PER_DAY + phase) * _TWO_PI)
+
+
 def _make_plan(series: SourceSeries, mean_s: float) -> _Plan:
     kind = series.kind
+    role = _role_of(series)
     drop_below = round(_DROP[kind] * (1 << _KEEP_BITS))
     keep = 1.0 - drop_below / (1 << _KEEP_BITS)
     period = max(1, round(mean_s * 1000.0 * keep))
     rng = np.random.default_rng([series.id, 0x5E71E5])
-    low, high = _RANGES.get(series.unit or "", _DEFAULT_RANGE)
+    response = _RESPONSES.get(role, _RESPONSES["process"])
+    span = _COUNTER_SPANS.get(role) or (_HELD_SPAN if role == "held" else response.span)
+    low, high = _RANGES.get(series.unit or "", span)
     base = float(rng.uniform(low, high))
+    if role == "held":
+        base = round(base, 1)
+    stopped = base * float(rng.uniform(*response.stopped))
+    if role == "output" and rng.random() < 0.4:  # a valve that fails open: it opens fully in a stop
+        stopped = max(base * 1.5, 100.0 if series.unit == "%" else base * 2.0)
+    noise = abs(base) * float(rng.uniform(*response.noise)) + 1e-3
+    norm = 0.5 * math.sqrt(sum(w * w for _, w in response.octaves))  # value noise has a std of about 0.5 w
+    step_hours = rng.uniform(3, 12)
+    block_hours = {"random": rng.uniform(1, 24), "rare": rng.uniform(0.5, 4), "setpoint": step_hours}
     amplitude = float(rng.uniform(0.01, 0.06)) * max(abs(base), (high - low) * 0.1)
-    block_hours = {
-        "analog": 1.0,
-        "digital": rng.uniform(1, 24),
-        "string": rng.uniform(4, 24),
-        "step": rng.uniform(3, 12),
-    }
-    auto = rng.uniform(0.55, 0.85)
+    clip = (0.0, 100.0) if series.unit == "%" else (0.0, math.inf) if response.quiet and role != "flow" else None
+    name = series.name.upper()
     return _Plan(
         kind=kind,
+        role=role,
         period=period,
         keep=keep,
         drop_below=drop_below,
         slot_seed=_mix64(series.id ^ _SALT_SLOTS),
         value_seed=_mix64(series.id ^ _SALT_VALUES),
-        block_slots=max(1, round(float(block_hours[kind]) * _HOUR_MS / period)),
+        block_slots=max(1, round(float(block_hours.get(role, 1.0)) * plant.HOUR_MS / period)),
         base=base,
-        amplitude=amplitude,
-        noise=amplitude * float(rng.uniform(0.02, 0.1)),
-        day_phase=float(rng.random()),
-        drift_period=float(rng.uniform(3.0, 20.0)) * _DAY_MS,
-        drift_phase=float(rng.random()),
-        p_one=int(rng.uniform(0.05, 0.5) * 2**53),
+        stopped=stopped,
+        gain=response.gain,
+        tau_ms=float(rng.uniform(*response.tau_s)) * 1000.0,
+        noise=noise / norm,
+        white=noise * 0.25,
+        octaves=response.octaves,
+        quiet=response.quiet,
+        daily=_daily_swing(abs(base) * float(rng.uniform(0.002, 0.006)), float(rng.random()))
+        if role == "temperature"
+        else None,
+        p_one=int(rng.uniform(0.005, 0.03 if role == "rare" else 0.5) * 2**53),
         step_size=float(np.float32(max(0.5, round(amplitude, 1)))),
-        mode_cuts=(int(auto * 2**53), int((auto + (1 - auto) / 2) * 2**53)),
-        clip_percent=series.unit == "%",
+        cause=next((c for c in plant.TRIP_CAUSES if c in name), ""),
+        loop_seed=_seed_of(series.name.split(":")[0]),
+        clip=clip,
     )
 
 
@@ -714,41 +847,143 @@ def _occupied(plan: _Plan, k_lo: int, k_hi: int) -> tuple[np.ndarray, np.ndarray
     return slots, ts, h
 
 
+def _bursts(slots: np.ndarray, seed: int, rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """Bursts over the blocks of `slots`: per block, with a chance, one run of slots [first, end) at a hashed
+    place, long enough on average that the bursts cover a share `rate` of all slots."""
+    size = _BURST_BLOCK_SLOTS
+    chance = min(1.0, rate * size / _BURST_MEAN_SLOTS)
+    mean = rate * size / chance  # once every block holds a burst, the bursts grow longer instead
+    b0, b1 = int(slots[0]) // size, int(slots[-1]) // size
+    u = plant.hashed_units(seed, np.arange(4 * b0, 4 * b1 + 4, dtype=np.int64)).reshape(-1, 4)  # 3 draws a block
+    hit = np.flatnonzero(u[:, 0] < chance)
+    if len(hit) == 0:
+        return hit, hit
+    length = np.minimum(size, 1 + np.floor(u[hit, 1] * (2 * mean - 1)))
+    offset = np.floor(u[hit, 2] * (size - length + 1))
+    first = (hit + b0) * size + offset.astype(np.int64)
+    return first, first + length.astype(np.int64)
+
+
 def _values(plan: _Plan, slots: np.ndarray, ts: np.ndarray, h: np.ndarray) -> np.ndarray:
-    if plan.kind == "analog":
+    role = plan.role
+    if role in _RESPONSES:
         return _analog(plan, ts, h)
-    # Discrete kinds hold a value over a block of slots; the block's hash picks it.
+    if role in ("hours", "starts"):
+        return _counter(plan, ts)
+    if role == "held":
+        return _held(plan, ts)
+    if role == "mode":
+        return np.array(STRING_MODES, dtype=object)[_mode_index(plan, ts, _events_for(ts))]
+    if role in _FLAG_ROLE_NAMES:
+        return _flag(plan, ts).astype(np.float64)
+    # Random flags and setpoints hold a value over a block of slots; the block's hash picks it.
     blocks = slots // plan.block_slots
     u = _stream(blocks, plan.value_seed) >> np.uint64(11)  # 53 uniform bits
     if plan.kind == "digital":
         return (u < np.uint64(plan.p_one)).astype(np.float64)
-    if plan.kind == "string":
-        cut_cas, cut_man = plan.mode_cuts
-        index = (u >= np.uint64(cut_cas)).astype(np.intp) + (u >= np.uint64(cut_man))
-        return np.array(STRING_MODES, dtype=object)[index]
-    # step: a setpoint moved by whole steps around its base
+    # setpoint: moved by whole steps around its base
     level = (u % np.uint64(7)).astype(np.float64) - 3.0
-    return (plan.base + plan.step_size * level).astype(np.float32).astype(np.float64)
+    v = plan.base + plan.step_size * level
+    return _float32(np.clip(v, *plan.clip) if plan.clip else v)
+
+
+def _events_for(ts: np.ndarray) -> list[plant.Event]:
+    return plant.events(int(ts[0]) - _EVENT_LOOKBACK_MS, int(ts[-1]) + 1) if len(ts) else []
+
+
+def _float32(v: np.ndarray) -> np.ndarray:
+    return v.astype(np.float32).astype(np.float64)  # Float32 points: what PI would have stored
 
 
 def _analog(plan: _Plan, ts: np.ndarray, h: np.ndarray) -> np.ndarray:
-    # Phases are reduced to [0, 1) cycles in float64, so float32 sines keep their precision at any epoch.
-    t = ts.astype(np.float64)
-    day = t * (1.0 / _DAY_MS) + plan.day_phase
-    day -= np.floor(day)
-    drift = t * (1.0 / plan.drift_period) + plan.drift_phase
-    drift -= np.floor(drift)
-    two_pi = np.float32(_TWO_PI)
-    wave = np.sin(day.astype(np.float32) * two_pi) * np.float32(0.7)
-    wave += np.sin(drift.astype(np.float32) * two_pi) * np.float32(0.3)
-    # Noise from fresh bits of the slot hash (one more xorshift-multiply round), uniform in [-1, 1).
-    h2 = (h ^ (h >> np.uint64(29))) * _U_M2
-    noise = (h2 >> np.uint64(40)).astype(np.float32) * np.float32(2.0**-23) - np.float32(1.0)
-    v = wave.astype(np.float64) * plan.amplitude + plan.base
-    v += noise.astype(np.float64) * plan.noise
-    if plan.clip_percent:
-        np.clip(v, 0.0, 100.0, out=v)
-    return v.astype(np.float32).astype(np.float64)  # Float32 points: what PI would have stored
+    """stopped + (running level - stopped) * lagged run factor, plus coloured and a little white noise."""
+    if len(ts) == 0:
+        return np.empty(0, dtype=np.float64)
+    kn = plant.knots_for(ts)
+    load = plant.load_at_knots(kn.knots)
+    above = (plan.base - plan.stopped) + plan.base * plan.gain / plant.LOAD_NOMINAL * (load - plant.LOAD_NOMINAL)
+    noise = plant.value_noise(plan.value_seed, kn.knots, plan.octaves) * plan.noise
+    if plan.daily is not None:
+        noise += plan.daily[kn.knots % _KNOTS_PER_DAY]
+    v = plant.interpolate(kn, above + noise)
+    # Near events the machine is (partly) stopped: the level moves toward `stopped`, with the series' lag.
+    for i, j, g in plant.lagged_run(ts, _events_for(ts), plan.tau_ms):
+        if plan.quiet:
+            v[i:j] *= g
+        else:
+            v[i:j] -= plant.interpolate(kn, above, slice(i, j)) * (1.0 - g)
+    v += plan.stopped - plan.white
+    white = ((h >> _U32) & _WHITE_MASK).astype(np.float64)  # uniform in [0, 2**20)
+    v += white * (2.0 * plan.white / (1 << _WHITE_BITS))
+    if plan.clip:
+        np.clip(v, *plan.clip, out=v)
+    return _float32(v)
+
+
+def _counter(plan: _Plan, ts: np.ndarray) -> np.ndarray:
+    """Run hours grow while running and hold in stops; starts count restarts."""
+    running_ms, restarts = plant.counters(ts)
+    if plan.role == "hours":
+        return _float32(plan.base + running_ms / plant.HOUR_MS)
+    return _float32(math.floor(plan.base) + restarts.astype(np.float64))
+
+
+def _held(plan: _Plan, ts: np.ndarray) -> np.ndarray:
+    """Tuning constants and profiler limits: a value that an engineer changes now and then by a tenth or two."""
+    u = plant.hashed_units(plan.value_seed, ts // _HOLD_MS)
+    tenths = np.where(u < 0.3, np.floor(u / 0.3 * 5.0) - 2.0, 0.0)
+    return _float32(np.round(plan.base * (1.0 + 0.1 * tenths), 2))
+
+
+def _windows(seed: int, ts: np.ndarray, block_ms: int, chance: float, bounds: tuple[int, int]) -> np.ndarray:
+    """A mask of hashed windows: per block, with `chance`, one window of a hashed length inside the block."""
+    block = ts // block_ms
+    u = [plant.hashed_units(_mix64(seed + i), block) for i in range(3)]
+    length = bounds[0] + u[1] * (bounds[1] - bounds[0])
+    start = block * block_ms + u[2] * (block_ms - length)
+    return (u[0] < chance) & (ts >= start) & (ts < start + length)
+
+
+def _mode_index(plan: _Plan, ts: np.ndarray, evs: list[plant.Event]) -> np.ndarray:
+    """A loop's mode (index into STRING_MODES): its normal mode, an operator's odd switch between AUTO and
+    CAS, and MAN through planned stops, after some trips and for the odd maintenance job."""
+    hour, minute = plant.HOUR_MS, plant.MINUTE_MS
+    normal = 0 if plant.unit_of(plan.loop_seed) < 0.65 else 1
+    index = np.full(len(ts), normal, dtype=np.intp)
+    index[_windows(plan.loop_seed + 1, ts, 12 * hour, 0.2, (hour, 6 * hour))] = 1 - normal
+    manual: list[tuple[int, int]] = []
+    for e in evs:
+        u = plant.draws(_mix64(e.key ^ plan.loop_seed), 3)
+        if e.kind == "planned":
+            manual.append((e.down, e.up + hour))
+        elif u[0] < 0.5:  # the operator takes this loop to manual to bring the machine back
+            manual.append((e.stop + round(minute * (1 + 9 * u[1])), e.up + round(hour * (0.5 + 2.5 * u[2]))))
+    maintenance = _windows(plan.loop_seed + 2, ts, 4 * plant.DAY_MS, 0.15, (hour, 8 * hour))
+    index[plant.in_intervals(ts, manual) | maintenance] = 2
+    return index
+
+
+def _flag(plan: _Plan, ts: np.ndarray) -> np.ndarray:
+    """Flags that report the machine: each is on over intervals taken from the plant's events."""
+    evs, role, minute = _events_for(ts), plan.role, plant.MINUTE_MS
+    if role in ("auto", "external"):
+        index = _mode_index(plan, ts, evs)  # as the loop's MODE reads them: AUTO = auto, CAS = auto + external
+        return index != 2 if role == "auto" else index == 1
+    stopped = [(e.stop, e.restart) for e in evs]
+    matching = [e for e in evs if e.kind == "trip" and plan.cause in ("", e.cause)]
+    intervals = {
+        "running": stopped,
+        "stopped": stopped,
+        "trip": [(e.stop, e.restart) for e in matching],
+        # A warning comes on minutes before its trip and clears once the machine has cooled down a little.
+        "warn": [(e.stop - round(minute * (2 + 28 * plant.unit_of(e.key))), e.stop + 10 * minute) for e in matching],
+        "inhibit": [(e.stop, max(e.stop, e.restart - 10 * minute)) for e in evs],
+        "ready": [(e.stop, max(e.stop, e.restart - 10 * minute)) for e in evs],
+        "local": [(e.down, e.up) for e in evs if e.kind == "planned"],
+        "remote": [(e.down, e.up) for e in evs if e.kind == "planned"],
+    }[role]
+    on = plant.in_intervals(ts, intervals)
+    return ~on if role in ("running", "ready", "remote") else on
 
 
 def _empty(kind: Kind) -> Points:

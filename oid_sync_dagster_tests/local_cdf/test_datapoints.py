@@ -73,13 +73,16 @@ def kinds(truth: Truth, kind: str, n: int) -> list[str]:
 
 
 def window_with_status(truth: Truth, xid: str, start: int, span: int) -> tuple[int, int]:
-    """A window in `xid` from `start` that holds at least one Bad and one Uncertain point."""
-    while start < EDGE_MS - span:
-        points = truth.points(xid, start, start + span)
-        category = points.status & np.uint32(0xC0000000)
-        if (category == BAD).any() and (category == UNCERTAIN).any():
-            return start, start + span
-        start += span
+    """A window in `xid` from `start` that holds at least one Bad and one Uncertain point. Bad points come in
+    bursts, a few a year per series, so failing that, one from the history start."""
+    for origin in (start, truth.generator.history_start_ms):
+        at = origin
+        while at < EDGE_MS - span:
+            points = truth.points(xid, at, at + span)
+            category = points.status & np.uint32(0xC0000000)
+            if (category == BAD).any() and (category == UNCERTAIN).any():
+                return at, at + span
+            at += span
     raise AssertionError(f"no window with bad and uncertain points in {xid}")
 
 

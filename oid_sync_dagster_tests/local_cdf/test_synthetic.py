@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oid_sync_dagster.local_cdf import synthetic
+from oid_sync_dagster.local_cdf import plant, synthetic
 from oid_sync_dagster.local_cdf.status import BAD, GOOD, UNCERTAIN
 from oid_sync_dagster.local_cdf.synthetic import (
     NAME_PATTERN,
@@ -376,3 +377,232 @@ def test_bad_arguments_are_refused() -> None:
         SyntheticSource(CATALOG, history_start_ms=0, density=Density(analog_s=0.0))
     with pytest.raises(ValueError, match="unique"):
         SyntheticSource([*CATALOG, CATALOG[0]], history_start_ms=0)
+
+
+# --- the plant behind the points ---------------------------------------------------------------------------
+
+MINUTE = 60_000
+YEAR = 365 * DAY
+FLOW = next(s for s in CATALOG if code_of(s) == "FT")
+STOPPED_FLAG = next(s for s in CATALOG if s.name.endswith("-SEQ-STOPPED:VALUE"))
+RUNNING_FLAG = next(s for s in CATALOG if s.name.endswith("-M01-RUNNING:VALUE"))
+# Measurements that follow the process (not tuning constants, profiler limits, counters or setpoints).
+PROCESS = [
+    s
+    for s in BY_KIND["analog"]
+    if code_of(s) in set().union(*GROUPS.values()) - {"KA", "LY", "GK"} and ":Control Module:" not in s.name
+]
+
+
+def down_ms(start: int, end: int) -> int:
+    """How long the machine is stopped within [start, end)."""
+    stops = plant.stops(start - 3 * DAY, end)
+    return sum(max(0, min(restart, end) - max(stop, start)) for stop, restart, _ in stops)
+
+
+def on_grid(series: SourceSeries, grid: np.ndarray) -> np.ndarray:
+    """Good values resampled onto `grid`: linear for measurements, the last value for flags."""
+    if series.kind == "digital":
+        p = SOURCE.points(series, int(grid[0]) - DAY, int(grid[-1]) + 1)
+        return p.values[np.searchsorted(p.timestamps, grid, side="right") - 1]
+    p = SOURCE.points(series, int(grid[0]), int(grid[-1]) + 1)
+    good = p.status == GOOD
+    return np.interp(grid, p.timestamps[good], p.values[good])
+
+
+def residual(t: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """What is left of `v` after a least-squares fit on the plant's load and a daily cycle."""
+    phase = 2 * np.pi * (t % DAY) / DAY
+    x = np.column_stack([np.ones(len(t)), plant.plant_state(t).load, np.sin(phase), np.cos(phase)])
+    beta, *_ = np.linalg.lstsq(x, v, rcond=None)
+    return v - x @ beta
+
+
+def quiet_week() -> int:
+    """The start of the first 7 days from the history start with no event in them or the day before."""
+    start = HISTORY_START
+    while plant.events(start - DAY, start + WEEK):
+        start += DAY
+    return start
+
+
+def test_trips_a_few_times_a_month() -> None:
+    # Documented in plant.py: about 0.1 trips a day, so ~3 per 30 days; a year holds 20 to 50.
+    per_window = [len(plant.trips(HISTORY_START + i * 30 * DAY, HISTORY_START + (i + 1) * 30 * DAY)) for i in range(24)]
+    assert max(per_window) <= 10
+    assert 1.5 <= np.mean(per_window) <= 4.5, per_window
+    per_year = [len(plant.trips(HISTORY_START + y * YEAR, HISTORY_START + (y + 1) * YEAR)) for y in range(-3, 5)]
+    assert all(20 <= n <= 50 for n in per_year), per_year
+    durations = [restart - stop for stop, restart in plant.trips(HISTORY_START, HISTORY_START + 2 * YEAR)]
+    assert min(durations) >= 10 * MINUTE and max(durations) <= 8 * 3_600_000
+    assert min(durations) < 30 * MINUTE and max(durations) > 3 * 3_600_000  # minutes to hours
+    planned = [kind for _, _, kind in plant.stops(HISTORY_START, HISTORY_START + 2 * YEAR) if kind == "planned"]
+    assert 2 <= len(planned) <= 25
+
+
+def test_events_never_overlap_and_are_found_from_anywhere() -> None:
+    evs = plant.events(HISTORY_START, HISTORY_START + YEAR)
+    assert all(a.up < b.down for a, b in itertools.pairwise(evs))
+    assert all(e.down <= e.stop < e.restart < e.up for e in evs)
+    for e in evs[:10]:  # a narrow query finds the same event as the wide one
+        assert plant.events(e.restart, e.restart + 1) == [e]
+
+
+def test_plant_state_is_a_function_of_each_timestamp() -> None:
+    ts = np.sort(np.random.default_rng(7).integers(HISTORY_START, HISTORY_START + 90 * DAY, 5000))
+    whole = plant.plant_state(ts)
+    for i in (0, 1, 777, 4999):
+        one = plant.plant_state(ts[i : i + 1])
+        assert one.running[0] == whole.running[i] and one.load[0] == whole.load[i]
+    for stop, restart in plant.trips(HISTORY_START, HISTORY_START + 90 * DAY):
+        inside = (ts >= stop) & (ts < restart)
+        assert not whole.running[inside].any() and not whole.load[inside].any()
+    running = whole.load[whole.running]
+    assert 0.5 < np.median(running) < 1.05 and running.std() > 0.005  # the load moves, within limits
+
+
+def test_flow_falls_with_the_stopped_flag() -> None:
+    """The flow and the compressor's stopped flag: strongly anti-correlated wherever there is downtime to see.
+    (A 30-day window with only a short trip holds too few stopped minutes for any flow to correlate -0.8.)"""
+    first = np.arange(HISTORY_START, HISTORY_START + 30 * DAY, MINUTE)
+    r_first = np.corrcoef(on_grid(FLOW, first), on_grid(STOPPED_FLAG, first))[0, 1]
+    assert r_first < -0.8, r_first
+    year = np.arange(HISTORY_START, HISTORY_START + YEAR, MINUTE)
+    flow, flag = on_grid(FLOW, year), on_grid(STOPPED_FLAG, year)
+    assert np.corrcoef(flow, flag)[0, 1] < -0.9
+    windows = [slice(i * 30 * 1440, (i + 1) * 30 * 1440) for i in range(12)]
+    downtime = [down_ms(int(year[w][0]), int(year[w][-1]) + MINUTE) for w in windows]
+    checked = [
+        np.corrcoef(flow[w], flag[w])[0, 1] for w, d in zip(windows, downtime, strict=True) if d >= 4 * 3_600_000
+    ]
+    assert len(checked) >= 4 and max(checked) < -0.8, checked
+    # In a stop the flow is near zero; running, it is well above.
+    assert np.median(flow[flag == 1]) < 0.05 * np.median(flow[flag == 0])
+
+
+def test_flags_equal_the_plant_state() -> None:
+    start, end = HISTORY_START, HISTORY_START + 60 * DAY
+    for flag, when_running in ((STOPPED_FLAG, 0.0), (RUNNING_FLAG, 1.0)):
+        p = SOURCE.points(flag, start, end)
+        running = plant.plant_state(p.timestamps).running
+        np.testing.assert_array_equal(p.values, np.where(running, when_running, 1.0 - when_running))
+    trip_flags = [s for s in BY_KIND["digital"] if "TRIP" in s.name]
+    trips = plant.trips(start - DAY, end)
+    on_in_trips = 0
+    for s in trip_flags:
+        p = SOURCE.points(s, start, end)
+        in_trip = np.zeros(len(p.timestamps), bool)
+        for stop, restart in trips:
+            in_trip |= (p.timestamps >= stop) & (p.timestamps < restart)
+        assert not p.values[~in_trip].any(), s.name  # a trip flag is on only in a trip (of its cause)
+        on_in_trips += int(p.values[in_trip].sum())
+    assert on_in_trips > 0
+
+
+def test_process_values_respond_to_a_trip() -> None:
+    stop, restart = next((a, b) for a, b in plant.trips(HISTORY_START, HISTORY_START + YEAR) if b - a > 2 * 3_600_000)
+
+    def level(pattern: str, t: int) -> float:
+        s = next(s for s in BY_KIND["analog"] if re.search(pattern, s.name))
+        p = SOURCE.points(s, t - 10 * MINUTE, t + 10 * MINUTE)
+        return float(np.median(p.values))
+
+    before, late = stop - 20 * MINUTE, stop + 100 * MINUTE
+    assert level(r"-FT-", late) < 0.05 * level(r"-FT-", before)  # flow stops
+    assert level(r"-M01-ACTIVE-POWER", late) < 0.05 * level(r"-M01-ACTIVE-POWER", before)
+    assert level(r"-YA-", late) < 0.2 * level(r"-YA-", before)  # vibration dies away
+    assert level(r"-PT-96155", late) < 0.8 * level(r"-PT-96155", before)  # discharge falls toward suction
+    assert level(r"-PT-92691", late) > level(r"-PT-92691", before)  # suction settles out higher
+    # A temperature decays with a time constant: part of the way down early on, further later, back after.
+    temp = [level(r"-TT-96293-01", t) for t in (before, stop + 15 * MINUTE, late, restart + 12 * 3_600_000)]
+    assert temp[0] > temp[1] > temp[2] and temp[3] > temp[2]
+
+
+def test_modes_go_to_manual_around_trips() -> None:
+    modes = BY_KIND["string"]
+    stops = plant.stops(HISTORY_START, HISTORY_START + YEAR)
+    manual_near_stop = 0
+    for s in modes:
+        p = SOURCE.points(s, HISTORY_START, HISTORY_START + YEAR)
+        man = p.timestamps[p.values == "MAN"]
+        manual_near_stop += sum(bool(((man >= a) & (man < b + 3 * 3_600_000)).any()) for a, b, _ in stops)
+    assert manual_near_stop > len(stops)  # most stops see some loop in manual
+
+
+def test_unrelated_series_are_not_in_phase() -> None:
+    """Beyond the load they share, the series move independently: their residuals barely correlate."""
+    start = quiet_week()
+    grid = np.arange(start, start + WEEK, 5 * MINUTE)
+    residuals = np.array([residual(grid, on_grid(s, grid)) for s in PROCESS])
+    r = np.corrcoef(residuals)[np.triu_indices(len(PROCESS), 1)]
+    assert len(PROCESS) > 150
+    assert np.median(np.abs(r)) < 0.15, np.median(np.abs(r))
+    assert 0.3 < np.mean(r > 0) < 0.7  # as many pairs move against each other as with each other
+
+
+def test_noise_is_coloured() -> None:
+    start = quiet_week()
+    lag1 = []
+    for s in PROCESS[::5]:
+        p = SOURCE.points(s, start, start + WEEK)
+        good = p.status == GOOD
+        e = residual(p.timestamps[good], p.values[good])
+        lag1.append(np.corrcoef(e[:-1], e[1:])[0, 1])
+    assert min(lag1) > 0.5, min(lag1)  # white noise would give about 0
+
+
+def test_bad_points_come_in_bursts() -> None:
+    noisy = SyntheticSource(CATALOG, history_start_ms=HISTORY_START, bad_every=100, uncertain_every=50)
+    status = noisy.points(BY_KIND["analog"][0], HISTORY_START, HISTORY_START + 30 * DAY).status
+    bad = status == BAD
+    runs = np.count_nonzero(np.diff(bad.astype(np.int8), prepend=0) == 1)
+    assert runs < np.count_nonzero(bad) / 3
+    # A Bad burst is preceded by Uncertain points more often than chance would have it.
+    starts = np.flatnonzero(np.diff(bad.astype(np.int8), prepend=0) == 1)
+    before = status[starts[starts > 0] - 1]
+    assert np.mean(before == UNCERTAIN) > 0.5
+
+
+def test_default_bad_and_uncertain_share_over_a_year() -> None:
+    counts = Counter[int]()
+    for s in BY_KIND["analog"][:20]:
+        counts.update(SOURCE.points(s, HISTORY_START, HISTORY_START + YEAR).status.tolist())
+    total = sum(counts.values())
+    assert 0.5 / 20_000 < counts[BAD] / total < 1.5 / 20_000
+    assert 0.5 / 20_000 < counts[UNCERTAIN] / total < 1.5 / 20_000
+
+
+def test_counters_count_the_plant() -> None:
+    hours = next(s for s in BY_KIND["analog"] if "RUN-HOURS" in s.name)
+    starts = next(s for s in BY_KIND["analog"] if s.name.endswith("-M01-STARTS:VALUE"))
+    start, end = HISTORY_START, HISTORY_START + 90 * DAY
+    h, n = SOURCE.points(hours, start, end), SOURCE.points(starts, start, end)
+    assert np.all(np.diff(h.values) >= 0) and np.all(np.diff(n.values) >= 0)
+    restarts = [e.restart for e in plant.events(start, end) if start < e.restart < end]
+    assert n.values[-1] - n.values[0] == len(restarts)
+    running_hours = (end - start - down_ms(start, end)) / 3_600_000
+    assert h.values[-1] - h.values[0] == pytest.approx(running_hours, abs=0.5)
+
+
+EDGES = [t for stop, restart, _ in plant.stops(HISTORY_START, HISTORY_START + 60 * DAY) for t in (stop, restart)]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    series=st.sampled_from(CATALOG),
+    near=st.sampled_from(EDGES),
+    a=st.integers(-2 * DAY, DAY),
+    ab=st.integers(1, DAY),
+    bc=st.integers(1, 2 * DAY),
+    limit=st.one_of(st.none(), st.integers(0, 4000)),
+)
+def test_split_around_events_with_a_limit(
+    series: SourceSeries, near: int, a: int, ab: int, bc: int, limit: int | None
+) -> None:
+    """Reading [a, c) equals [a, b) then [b, c), also near trips (where lags and flags change) and with a limit."""
+    a += near
+    b, c = a + ab, a + ab + bc
+    whole = SOURCE.points(series, a, c, limit=limit)
+    fresh = SyntheticSource(CATALOG, history_start_ms=HISTORY_START)  # its own plans
+    joined = concat(fresh.points(series, a, b), fresh.points(series, b, c))
+    assert_same(whole, joined if limit is None else head(joined, limit))

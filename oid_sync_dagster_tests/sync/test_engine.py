@@ -74,7 +74,15 @@ def test_week_is_an_exact_shifted_copy_with_status_codes_and_strings(
     target_client: CogniteClient,
     clock: Clock,
 ) -> None:
-    week = history_weeks(clock.ms(), 1)[0]
+    # Bad and Uncertain points come in bursts, a few a year per series: take the newest week with some.
+    week = next(
+        w
+        for w in history_weeks(clock.ms(), 26)
+        if any(
+            np.count_nonzero(read_points(source_client, s.external_id, shift(target_week_window(w), -OFFSET)).status)
+            for s in synced_catalog
+        )
+    )
     result = engine.sync_weeks(synced_catalog, [week])
     assert result.failed == {}
     total_bad = 0
@@ -87,8 +95,7 @@ def test_week_is_an_exact_shifted_copy_with_status_codes_and_strings(
     assert result.points_written == result.points_read
     strings = [s for s in synced_catalog if s.is_string]
     assert strings and all(result.series[s.external_id].points_written > 0 for s in strings)
-    # The synthetic source has about 1 in 10k non-Good points; a week of 8 series must carry some across.
-    assert total_bad > 0
+    assert total_bad > 0  # the week's non-Good points came across
 
 
 def test_syncing_a_week_twice_changes_nothing(
