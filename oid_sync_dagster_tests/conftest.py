@@ -93,6 +93,12 @@ def _signal_dispositions_restored() -> Iterator[None]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The `slow` tests (a minute or two each: whole Dagster stacks) first, the rest in collection order: with two
-    xdist workers fed one test at a time (Makefile), a long test started last would leave the other worker idle."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The `slow` tests (a minute or two each: whole Dagster stacks) first, by their `rank` (lowest first, default 1),
+    the rest in collection order: with xdist workers fed one test at a time (Makefile), a long test started last
+    would leave the other workers idle."""
+
+    def order(item: pytest.Item) -> tuple[int, int]:
+        slow = item.get_closest_marker("slow")
+        return (0, int(slow.kwargs.get("rank", 1))) if slow is not None else (1, 0)
+
+    items.sort(key=order)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The tests marked `clock` (in dagster/), under Debian's faketime, once per instant given (UTC,
-# "YYYY-MM-DDTHH:MM:SS"), one after the other: two faketime'd pytest processes at once slow each other down
-# several times over. Each run's output is printed when it ends; any failure fails the whole.
+# "YYYY-MM-DDTHH:MM:SS"), one after the other. Each run's output is printed when it ends; any failure fails the
+# whole. test_week_instants.py runs it as an item of the suite (`make test-clock`: that item alone).
 # usage: run.sh PYTEST INSTANT...
 set -uo pipefail
 pytest="$1"
