@@ -78,6 +78,9 @@ def build_definitions(
         # Run monitoring fails a realtime run stuck past this (its worker gone with a killed `oid-sync dev`, which
         # no code server is left to notice): the realtime sensor waits for no run longer.
         tags={KIND_TAG: names.kind("realtime"), "dagster/max_runtime": str(REALTIME_MAX_RUNTIME_S)},
+        # Its two steps run one after the other, so a process each buys no parallelism, only cost: every spawned
+        # step process imports Dagster and loads the code location again (about 5 s of CPU), once a minute.
+        executor_def=dg.in_process_executor,
     )
     history_job = dg.define_asset_job(
         names.job("history"), selection=series_keys, tags={KIND_TAG: names.kind("history")}

@@ -3,12 +3,14 @@
     python -m oid_sync_dagster_tests.browser.screenshots [--out docs/images] [--group temperature] [--weeks 4]
 
 Runs what the browser test runs, on a fresh `oid-sync dev` in local mode (nothing of an existing instance is
-used or changed), with the same UI steps, and saves four pictures at 1440x900:
+used or changed), with the same UI steps, and saves six pictures at 1440x900:
 
 * asset-graph.png   the global asset graph: the catalog feeding the six series groups and the realtime edge;
 * partitions.png    a series' Partitions tab after the backfill: its newest weeks materialized, one selected;
 * backfill.png      the backfill's page while its one run is in progress;
-* realtime-lag.png  oid/realtime's metadata plots from `lag_s` on, after several realtime runs.
+* realtime-lag.png  oid/realtime's metadata plots from `lag_s` on, after several realtime runs;
+* viewer-overview.png  the data viewer's plant overview over a day with a trip of the (synthetic) compressor;
+* viewer-series.png    the data viewer's chart of the backfilled series over a week, the source overlaid.
 
 About four minutes on two cores. Each picture is checked for what it must show before it is taken.
 """
@@ -25,9 +27,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from oid_sync_dagster.integration.translator import GROUPS as SERIES_GROUPS
+from oid_sync_dagster.local_cdf import plant
 from oid_sync_dagster_tests.browser.ui import DagsterUI, chromium_page
 from oid_sync_dagster_tests.dev_server import (
     HISTORY_SENSOR,
@@ -45,6 +48,8 @@ DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 BACKFILL_TIMEOUT_S = 600.0
 RUN_TIMEOUT_S = 180.0
 LAG_PLOT = "oid_sync/lag_s"
+SOURCE_LAG_MS = 7 * plant.DAY_MS  # the synthetic source publishes a week behind now
+DRAWN = "() => { const c = document.getElementById('chart'); return !!(c && c.data && c.data.length > 1); }"
 
 
 def materialization_count(gql: DagsterGraphQL, asset: Sequence[str], limit: int = 100) -> int:
@@ -100,12 +105,35 @@ def materialize_realtime(server: DevServer, points: int) -> int:
             raise RuntimeError(f"realtime run {run_id} ended {finished['status']}: {gql.run_errors(run_id)}")
 
 
+def shoot_viewer(page: Page, viewer_link: str, chart_url: str, out: Path) -> dict[str, Path]:
+    """The data viewer: the source plant's overview around its newest trip of half an hour or more, and the chart
+    of a backfilled series (the link its asset carries) over the last week, the shifted source overlaid."""
+    pictures: dict[str, Path] = {}
+    page.goto(viewer_link)  # the printed link logs this browser in
+    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+    published = int(time.time() * 1000) - SOURCE_LAG_MS
+    stop_ms, restart_ms = [t for t in plant.trips(published - 90 * plant.DAY_MS, published - 6 * plant.HOUR_MS)
+                           if t[1] - t[0] >= 30 * plant.MINUTE_MS][-1]  # fmt: skip
+    base = viewer_link.split("/?token=")[0]
+    page.goto(f"{base}/overview?project=publicdata&window=day&end={restart_ms + 6 * plant.HOUR_MS}")
+    page.wait_for_function(DRAWN)
+    page.screenshot(path=str(out / "viewer-overview.png"))
+    pictures["viewer-overview"] = out / "viewer-overview.png"
+    page.goto(f"{chart_url}&window=week")
+    page.wait_for_function(DRAWN)
+    page.screenshot(path=str(out / "viewer-series.png"))
+    pictures["viewer-series"] = out / "viewer-series.png"
+    print(f"viewer: overview around the trip {stop_ms}..{restart_ms} (ms), series {chart_url}")
+    return pictures
+
+
 def regenerate(out: Path, workdir: Path, group: str, n_weeks: int, realtime_points: int) -> dict[str, Path]:
     started = time.monotonic()
     with dagster_dev(workdir) as server:
         gql, repo = server.gql, server.repo
         gql.stop_sensor_for_good(repo, HISTORY_SENSOR)  # only the backfill syncs history, so the pictures show just it
-        paths = [asset["path"] for asset in gql.assets_in_group(repo, group)]
+        assets = gql.assets_in_group(repo, group)
+        paths = [asset["path"] for asset in assets]
         series = paths[0]
         weeks = gql.partition_keys(series)[-n_weeks:]
         ensure_target_catalog(gql, repo)
@@ -125,6 +153,9 @@ def regenerate(out: Path, workdir: Path, group: str, n_weeks: int, realtime_poin
             count = materialize_realtime(server, realtime_points)
             ui.open_metadata_plots(REALTIME, LAG_PLOT)
             pictures["realtime-lag"] = ui.shot("realtime-lag", out / "realtime-lag.png", clean=True)
+            [viewer_line] = [line for line in server.running.seen if line.startswith("Data viewer: ")]
+            chart_url = str(assets[0]["metadata"]["oid_sync/chart"])
+            pictures |= shoot_viewer(page, viewer_line.removeprefix("Data viewer: "), chart_url, out)
         # Last, in a browser of its own: the sidebar as on a first visit (the one above remembers the group it
         # opened), every status final, the realtime edge's included.
         with chromium_page(workdir / "chromium-profile-graph") as page:

@@ -1,8 +1,9 @@
 """The local CDF's data viewer in a real browser (Debian's headless Chromium, as test_ui.py drives it): log in
 through the form, open the index and a series from it, and read what plotly drew straight off the graph div:
 the window's points equal what the target holds (read back through the SDK), Bad and Uncertain points carry
-distinct markers, the plant overview draws the SEQ-STOPPED flag, and points written afterwards move the newest
-point on the page forward by polling alone (the page is never reloaded: a value set on `window` survives).
+distinct markers, the plant overview shows a trip (the SEQ-STOPPED flag up, the flow fallen), and points written
+afterwards move the newest point on the page forward by polling alone (the page is never reloaded: a value set on
+`window` survives).
 
 No Dagster stack: one local CDF in a thread with a frozen clock, the target series written through the SDK.
 """
@@ -20,13 +21,15 @@ from cognite.client.data_classes.data_modeling import NodeId, SpaceApply
 from cognite.client.data_classes.data_modeling.cdm.v1 import CogniteTimeSeriesApply
 from playwright.sync_api import Page, expect
 
+from oid_sync_dagster.local_cdf import plant
 from oid_sync_dagster.local_cdf.server import RunningLocalCDF
 from oid_sync_dagster.local_cdf.status import BAD, UNCERTAIN
 from oid_sync_dagster_tests.browser.ui import chromium_page
 from oid_sync_dagster_tests.conftest import FROZEN_NOW_S
 
 NOW_MS = int(FROZEN_NOW_S * 1000)
-MINUTE_MS, HOUR_MS = 60_000, 3_600_000
+MINUTE_MS, HOUR_MS, DAY_MS = 60_000, 3_600_000, 86_400_000
+SOURCE_LAG_MS = 7 * DAY_MS  # the synthetic source publishes a week behind (LocalCDFSettings.source_lag_ms)
 XID = "pi:160030"
 NAME = "VAL_23-PT-96155:Z.X.Value"
 WAIT_MS = 20_000
@@ -103,11 +106,20 @@ def test_the_viewer_draws_what_the_target_holds_and_follows_the_live_edge(
         assert page.evaluate("() => window.notReloaded") is True
         assert _traces(page)[0]["x"][-len(later) :] == later.tolist()
 
-        # The plant overview: the compressor's signals on one time axis, the SEQ-STOPPED flag among them.
-        page.goto(f"{local_cdf.base_url}/overview?project=publicdata&window=week")
+        # The plant overview: the compressor's signals on one time axis. Around the newest trip of at least half an
+        # hour that the source has published, the SEQ-STOPPED flag is up and the flow has fallen.
+        published = NOW_MS - SOURCE_LAG_MS
+        trip_stop, trip_restart = [t for t in plant.trips(published - 60 * DAY_MS, published) if
+                                   t[1] - t[0] >= 30 * MINUTE_MS and t[1] + 3 * HOUR_MS <= published][-1]  # fmt: skip
+        page.goto(f"{local_cdf.base_url}/overview?project=publicdata&window=day&end={trip_restart + 3 * HOUR_MS}")
         page.wait_for_function(DRAWN)
-        names = [t["name"] for t in _traces(page)]
-        assert any(name.startswith("stopped") for name in names), names
-        for role in ("flow", "pressure", "temperature", "vibration"):
-            assert any(name.startswith(role) for name in names), (role, names)
+        traces = {t["name"].split(":")[0]: t for t in _traces(page)}
+        assert {"flow", "pressure", "temperature", "vibration", "stopped"} <= set(traces), list(traces)
+        stopped_x, stopped_y = np.array(traces["stopped"]["x"], dtype=np.int64), np.array(traces["stopped"]["y"])
+        during = (stopped_x >= trip_stop) & (stopped_x < trip_restart)
+        assert during.any() and (stopped_y[during] == 1).all() and (stopped_y[~during] == 0).any()
+        flow_x, flow_y = np.array(traces["flow"]["x"], dtype=np.int64), np.array(traces["flow"]["y"], dtype=float)
+        tripped = (flow_x >= trip_stop + 10 * MINUTE_MS) & (flow_x < trip_restart)
+        running = flow_x < trip_stop - HOUR_MS
+        assert np.nanmean(flow_y[tripped]) < 0.2 * np.nanmean(flow_y[running]), (trip_stop, trip_restart)
     assert time.monotonic() - started < 60
