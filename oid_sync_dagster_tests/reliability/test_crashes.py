@@ -27,7 +27,7 @@ from oid_sync_dagster.local_cdf.server import serve_in_thread
 from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
 from oid_sync_dagster.sync.windows import MINUTE_MS, WEEK_MS, Window
 from oid_sync_dagster_tests.conftest import make_client
-from oid_sync_dagster_tests.dev_server import HISTORY_SENSOR, dagster_dev, ensure_target_catalog
+from oid_sync_dagster_tests.dev_server import HISTORY_SENSOR, REALTIME_SENSOR, dagster_dev, ensure_target_catalog
 from oid_sync_dagster_tests.graphql import BACKFILL_SUCCESS, BACKFILL_TAG, poll
 from oid_sync_dagster_tests.sync.conftest import read_points
 
@@ -70,6 +70,9 @@ def test_a_run_killed_mid_backfill_is_retried_and_completes_exactly(tmp_path: Pa
         external_ids = {tuple(asset["path"]): asset["metadata"]["external_id"] for asset in assets}
         weeks = gql.partition_keys(paths[0])[-WEEKS:]
         ensure_target_catalog(gql, repo)
+        # The catalog is in place; realtime runs beside the crash would only load the machine (their own kills are
+        # reliability/test_cli_kills.py's), so the sensor is stopped as an operator would.
+        gql.stop_sensor_for_good(repo, REALTIME_SENSOR)
 
         backfill_id = gql.launch_partition_backfill(
             asset_selection=paths, partition_names=weeks, title=f"crash: {GROUP} {weeks[0]}..{weeks[-1]}"
