@@ -273,8 +273,6 @@ ENV_VARS = {
     "local_cdf_url": "OID_SYNC_LOCAL_CDF_URL",
     "config_path": "OID_SYNC_CONFIG",
 }
-# Where `oid-sync dev` serves the local CDF's data viewer in local mode (launcher.py): the series assets link there.
-VIEWER_URL_ENV = "OID_SYNC_VIEWER_URL"
 # TargetConnection field -> its env var (the secret and the tenant are read separately).
 TARGET_ENV_VARS = {
     field: ENV_VARS[f"target_{field}"]

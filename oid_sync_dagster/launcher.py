@@ -18,9 +18,9 @@ that pick a port for it retry with another).
 A second Ctrl-C or SIGTERM during shutdown kills the group at once.
 
 Local mode (no target CDF in the environment): the launcher also serves the local CDF on DAGSTER_HOME's data
-directory for as long as Dagster runs, for its data viewer, and hands its URL to the code location
-(`config.VIEWER_URL_ENV`), whose series assets link their charts there. Runs keep starting their own local CDF on the
-same directory (local_mode.py); this one is for people.
+directory for as long as Dagster runs, and hands its URL to the code location (OID_SYNC_LOCAL_CDF_URL): the runs use
+it, as they would a real CDF that is always there, instead of starting one each (about a second of every run), and
+the series assets link their charts to its data viewer.
 
 Standard library only at import (subprocess, signal, urllib): it must work before anything else is set up.
 """
@@ -233,9 +233,10 @@ class DevLauncher:
 
     @contextlib.contextmanager
     def _data_viewer(self) -> Iterator[dict[str, str]]:
-        """In local mode, the local CDF on DAGSTER_HOME's data for the block, for its viewer; yields the environment
-        that tells the code location where it is. A viewer that cannot start is said, and Dagster starts anyway."""
-        from oid_sync_dagster.config import ENV_VARS, VIEWER_URL_ENV
+        """In local mode, the local CDF on DAGSTER_HOME's data for the block; yields the environment that tells the
+        code location where it is. If it cannot start, that is said, and Dagster starts anyway (each run then starts
+        a local CDF of its own)."""
+        from oid_sync_dagster.config import ENV_VARS
 
         if any(os.environ.get(ENV_VARS[name], "").strip() for name in ("target_project", "local_cdf_url")):
             yield {}  # a real target (its own UI shows the data), or a local CDF the user runs and knows
@@ -247,13 +248,13 @@ class DevLauncher:
         argv = ["-m", "oid_sync_dagster.cli", "local-cdf", "--data-dir", str(data_dir)]
         with contextlib.ExitStack() as stack:
             try:
-                child = stack.enter_context(local_cdf_child(argv, log_path=data_dir / "viewer.log"))
+                child = stack.enter_context(local_cdf_child(argv, log_path=data_dir / "local-cdf.log"))
             except RuntimeError as error:
-                self._note(f"the data viewer did not start ({error}); Dagster starts without it.")
+                self._note(f"the local CDF did not start ({error}); each run starts its own, and no viewer.")
                 yield {}
                 return
             self._say(f"Data viewer: {_viewer_link(child.base_url, data_dir)}")
-            yield {VIEWER_URL_ENV: child.base_url}
+            yield {ENV_VARS["local_cdf_url"]: child.base_url}
 
     def _run_dagster(self, env: dict[str, str]) -> int:
         command, cwd = dagster_dev_command(self.port, self.host)

@@ -1,20 +1,19 @@
 """Where a series asset's chart is, for the Dagster UI: the local CDF's viewer in local mode, CDF's own UI (Fusion)
 for a real target project. Definition-time metadata: no run and no network call is needed to build the links.
 
-In local mode the local CDF a run starts lives only as long as the run. The links point at the one `oid-sync dev`
-serves for people on the same data directory (config.VIEWER_URL_ENV), or at the local CDF the resource names
-(`local_cdf_url`), or else at `oid-sync local-cdf`'s default address (LOCAL_VIEWER_URL: `dg dev` starts no viewer).
+In local mode the links point at the local CDF the resource names (`local_cdf_url`: the one `oid-sync dev` serves, or
+one of the user's), or else at `oid-sync local-cdf`'s default address (LOCAL_VIEWER_URL): a local CDF a run starts
+for itself lives only as long as the run, and `dg dev` starts none.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 import dagster as dg
 
-from oid_sync_dagster.config import VIEWER_URL_ENV, SyncConfig, env_value
+from oid_sync_dagster.config import SyncConfig
 from oid_sync_dagster.integration.resources import OidSyncResource
 from oid_sync_dagster.local_cdf.viewer.links import overview_url, series_url  # standard library only
 
@@ -71,7 +70,7 @@ def chart_links(resource: OidSyncResource, config: SyncConfig) -> ChartLinks:
     offset_ms = config.time_offset.offset_ms
     project = _value(resource.target_project)
     if project is None:  # local mode: the target is a project on the local CDF
-        base = _value(resource.local_cdf_url) or env_value(os.environ, VIEWER_URL_ENV) or LOCAL_VIEWER_URL
+        base = _value(resource.local_cdf_url) or LOCAL_VIEWER_URL
         return ChartLinks(resource.local_target_project, space, offset_ms, base, None)
     base_url = _value(resource.target_base_url)
     cluster = _value(resource.target_cluster)
