@@ -539,6 +539,7 @@ _BURST_MEAN_SLOTS = 6
 # Events this far back still matter: beyond LAG_CUTOFF times the slowest time constant (2 h) and a loop's
 # manual tail after a restart.
 _EVENT_LOOKBACK_MS = 3 * plant.DAY_MS
+_WARN_LEAD_MS = 30 * plant.MINUTE_MS  # a trip's warning comes on up to this long before it (_flag)
 _HOLD_MS = 16 * plant.DAY_MS  # tuning constants and profiler limits change at most this often
 _TWO_PI = 2.0 * math.pi
 
@@ -857,7 +858,9 @@ def _bursts(slots: np.ndarray, seed: int, rate: float) -> tuple[np.ndarray, np.n
     size = _BURST_BLOCK_SLOTS
     chance = min(1.0, rate * size / _BURST_MEAN_SLOTS)
     mean = rate * size / chance  # once every block holds a burst, the bursts grow longer instead
-    b0, b1 = int(slots[0]) // size, int(slots[-1]) // size
+    # One block more than the slots touch: a Bad burst at the start of the next block marks the slot or two before
+    # it (the end of this one) Uncertain, whether or not the range reaches that block.
+    b0, b1 = int(slots[0]) // size, int(slots[-1]) // size + 1
     u = plant.hashed_units(seed, np.arange(4 * b0, 4 * b1 + 4, dtype=np.int64)).reshape(-1, 4)  # 3 draws a block
     hit = np.flatnonzero(u[:, 0] < chance)
     if len(hit) == 0:
@@ -892,7 +895,9 @@ def _values(plan: _Plan, slots: np.ndarray, ts: np.ndarray, h: np.ndarray) -> np
 
 
 def _events_for(ts: np.ndarray) -> list[plant.Event]:
-    return plant.events(int(ts[0]) - _EVENT_LOOKBACK_MS, int(ts[-1]) + 1) if len(ts) else []
+    """The events that can shape points at `ts`: those before (responses decay for days) and, so that a range ending
+    just before a trip reads what a longer one does, those whose warning (_WARN_LEAD_MS) already shows."""
+    return plant.events(int(ts[0]) - _EVENT_LOOKBACK_MS, int(ts[-1]) + 1 + _WARN_LEAD_MS) if len(ts) else []
 
 
 def _float32(v: np.ndarray) -> np.ndarray:
@@ -979,7 +984,7 @@ def _flag(plan: _Plan, ts: np.ndarray) -> np.ndarray:
         "running": stopped,
         "stopped": stopped,
         "trip": [(e.stop, e.restart) for e in matching],
-        # A warning comes on minutes before its trip and clears once the machine has cooled down a little.
+        # A warning comes on 2 to 30 minutes (_WARN_LEAD_MS) before its trip, off once the machine has cooled a bit.
         "warn": [(e.stop - round(minute * (2 + 28 * plant.unit_of(e.key))), e.stop + 10 * minute) for e in matching],
         "inhibit": [(e.stop, max(e.stop, e.restart - 10 * minute)) for e in evs],
         "ready": [(e.stop, max(e.stop, e.restart - 10 * minute)) for e in evs],

@@ -10,7 +10,6 @@ No Dagster stack: one local CDF in a thread with a frozen clock, the target seri
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +48,6 @@ def _traces(page: Page) -> list[dict[str, Any]]:
 def test_the_viewer_draws_what_the_target_holds_and_follows_the_live_edge(
     tmp_path: Path, local_cdf: RunningLocalCDF, target: CogniteClient
 ) -> None:
-    started = time.monotonic()
     target.data_modeling.spaces.apply(SpaceApply("oid_sync"))
     target.data_modeling.instances.apply(
         CogniteTimeSeriesApply(
@@ -122,4 +120,3 @@ def test_the_viewer_draws_what_the_target_holds_and_follows_the_live_edge(
         tripped = (flow_x >= trip_stop + 10 * MINUTE_MS) & (flow_x < trip_restart)
         running = flow_x < trip_stop - HOUR_MS
         assert np.nanmean(flow_y[tripped]) < 0.2 * np.nanmean(flow_y[running]), (trip_stop, trip_restart)
-    assert time.monotonic() - started < 60

@@ -16,19 +16,20 @@ if [ -z "$lib" ]; then
 fi
 
 one() {
-	local instant="$1" at log offset
+	local instant="$1" at log clock
 	at="${instant/T/ }"
 	log="$logs/$instant.log"
-	# The clock is shifted by a fixed offset from the real one, so it starts at the instant and runs on, the same in
-	# every process (a child goes on from where its parent is). The library is preloaded directly rather than
-	# through the `faketime` wrapper: the wrapper's shared-memory clock takes a cross-process semaphore on every
-	# clock read, which on a busy machine slowed these runs down about fourfold. Only the wall clock is faked:
-	# monotonic time (timeouts, durations) stays real; sitecustomize.py in this folder works around libfaketime's
-	# broken time.sleep.
-	offset=$(($(date -u -d "$at" +%s) - $(date -u +%s)))
-	if TZ=UTC FAKETIME="$(printf '%+ds' "$offset")" FAKETIME_DONT_FAKE_MONOTONIC=1 NO_FAKE_STAT=1 \
-		LD_PRELOAD="$lib" PYTHONPATH="$here" \
-		"$pytest" -m clock -q -p no:cacheprovider -p no:xdist "$here/../dagster" >"$log" 2>&1; then
+	clock="$logs/$instant.faketime"
+	# The clock is the real one shifted by an offset, the same in every process (a child goes on from where its
+	# parent is). libfaketime is preloaded directly rather than through the `faketime` wrapper, whose shared-memory
+	# clock takes a cross-process semaphore on every clock read (about four times slower on a busy machine), and
+	# reads the offset from a file: clock_start.py moves it so that the clock reads the instant just as the first
+	# test starts. Only the wall clock is faked: monotonic time (timeouts, durations) stays real; sitecustomize.py
+	# in this folder works around libfaketime's broken time.sleep.
+	printf '%+ds\n' $(($(date -u -d "$at" +%s) - $(date -u +%s))) >"$clock"
+	if TZ=UTC FAKETIME_TIMESTAMP_FILE="$clock" FAKETIME_CACHE_DURATION=1 FAKETIME_DONT_FAKE_MONOTONIC=1 \
+		NO_FAKE_STAT=1 OID_SYNC_CLOCK_INSTANT="$(date -u -d "$at" +%s)" LD_PRELOAD="$lib" PYTHONPATH="$here" \
+		"$pytest" -p clock_start -m clock -q -p no:cacheprovider -p no:xdist "$here/../dagster" >"$log" 2>&1; then
 		echo "== clock-sensitive tests at $at UTC: $(tail -n 1 "$log")"
 	else
 		echo "== clock-sensitive tests at $at UTC FAILED:"

@@ -10,7 +10,7 @@ import os
 import threading
 import time
 
-if "FAKETIME" in os.environ:
+if "FAKETIME" in os.environ or "FAKETIME_TIMESTAMP_FILE" in os.environ:
 
     def _sleep(seconds: float) -> None:
         if seconds < 0:

@@ -27,6 +27,7 @@ from oid_sync_dagster.local_cdf.synthetic import (
 
 REAL_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "oid_pi_timeseries_metadata.csv"
 DAY = 86_400_000
+HOUR = 3_600_000
 WEEK = 7 * DAY
 HISTORY_START = 1_700_006_400_000  # 2023-11-15 00:00 UTC
 CATALOG = synthetic_catalog()
@@ -606,3 +607,32 @@ def test_split_around_events_with_a_limit(
     fresh = SyntheticSource(CATALOG, history_start_ms=HISTORY_START)  # its own plans
     joined = concat(fresh.points(series, a, b), fresh.points(series, b, c))
     assert_same(whole, joined if limit is None else head(joined, limit))
+
+
+def test_a_range_that_ends_just_before_a_trip_reads_what_a_longer_one_does() -> None:
+    """Warnings come on minutes before their trip: a read that stops short of the trip sees them all the same (a
+    realtime pass or a page that ends there must copy what a later whole-week read would)."""
+    flags = [s for s in CATALOG if s.kind == "digital"]
+    stops = [stop for stop, _ in plant.trips(HISTORY_START + DAY, HISTORY_START + 200 * DAY)]
+    assert len(stops) >= 5, stops
+    compared = 0
+    for stop in stops:
+        for series in flags:
+            short = SOURCE.points(series, stop - HOUR, stop)
+            whole = SOURCE.points(series, stop - HOUR, stop + HOUR)
+            assert_same(short, head(whole, len(short.timestamps)))
+            compared += len(short.timestamps)
+    assert compared > 0
+
+
+@pytest.mark.parametrize("xid_index", [0, 100, 200])
+def test_bad_bursts_read_the_same_split_at_any_point(xid_index: int) -> None:
+    """With bursts in most blocks, every split of a day reads the same: the Uncertain slot or two before a Bad
+    burst that opens a block lie at the end of the block before, whether or not the read reaches the burst."""
+    series = [s for s in CATALOG if s.kind == "analog"][xid_index]
+    source = SyntheticSource(CATALOG, history_start_ms=HISTORY_START, bad_every=100, uncertain_every=100)
+    a, c = HISTORY_START + 10 * DAY, HISTORY_START + 11 * DAY
+    whole = source.points(series, a, c)
+    assert (whole.status == BAD).sum() > 0 and (whole.status == UNCERTAIN).sum() > 0
+    for b in whole.timestamps.tolist():
+        assert_same(whole, concat(source.points(series, a, b), source.points(series, b, c)))

@@ -4,7 +4,6 @@ flagged, and nothing is served without a session; bad input is a 4xx naming the 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -127,11 +126,8 @@ def test_twelve_weeks_at_one_a_minute_come_as_aggregates_quickly(
     timestamps = np.arange(NOW_MS - 84 * DAY_MS, NOW_MS, MINUTE_MS)
     _write(target, long_node, timestamps, bad={1000}, uncertain={2000})
     params = {"project": "target", "xid": LONG_XID, "window": "all"}
-    started = time.perf_counter()
-    response = viewer.get("/data/series", params=params)
-    elapsed = time.perf_counter() - started
+    response = viewer.get("/data/series", params=params)  # its speed is a benchmark's (README: about 0.06 s)
     assert response.status_code == 200, response.text
-    assert elapsed < 1.0, f"the 12-week window took {elapsed:.2f} s"
     body = response.json()
     assert body["mode"] == "3h"
     drawn = body["panels"][0]["traces"][0]

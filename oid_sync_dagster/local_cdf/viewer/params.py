@@ -49,7 +49,7 @@ def window(query: Mapping[str, str]) -> str:
 def duration_ms(text: str) -> int | None:
     """'1w10m' -> 605400000; digits alone are milliseconds. None if malformed."""
     text = text.strip().lower()
-    if text.isdigit():
+    if re.fullmatch(r"[0-9]+", text):  # not str.isdigit: it takes '²', which int() refuses
         return int(text)
     if not _DURATION.fullmatch(text):
         return None
@@ -100,6 +100,6 @@ def granularity(query: Mapping[str, str]) -> str | None:
 
 def poll_s(query: Mapping[str, str]) -> int:
     value = query.get("poll", "5")
-    if not value.isdigit() or not 1 <= int(value) <= 600:
+    if not re.fullmatch(r"[0-9]+", value) or not 1 <= int(value) <= 600:
         raise bad_param("poll", value, "give whole seconds from 1 to 600.")
     return int(value)

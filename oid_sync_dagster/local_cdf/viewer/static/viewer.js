@@ -149,8 +149,9 @@
         state = update;
       } else {
         merge(update);
-        const raw = state.panels.reduce((s, p) => s + p.traces.reduce((a, t) => a + (t.mode === "raw" ? t.t.length : 0), 0), 0);
-        if (state.mode === "raw" && raw >= cfg.maxRaw) state = await fetchJson(dataUrl({}));  // time for buckets
+        // The server draws a trace raw while it holds fewer than maxRaw points; once one outgrows that, buckets.
+        const full = state.panels.some((p) => p.traces.some((t) => t.mode === "raw" && t.t.length >= cfg.maxRaw));
+        if (state.mode === "raw" && full) state = await fetchJson(dataUrl({}));
       }
       draw();
       statusEl.textContent = "";
