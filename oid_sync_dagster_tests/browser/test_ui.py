@@ -36,11 +36,11 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from cognite.client import CogniteClient
 from cognite.client.data_classes.data_modeling import NodeId
 
 from oid_sync_dagster.local_cdf.server import serve_in_thread
 from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
+from oid_sync_dagster.sync.windows import Window
 from oid_sync_dagster_tests.browser.ui import DagsterUI, chromium_page
 from oid_sync_dagster_tests.conftest import make_client
 from oid_sync_dagster_tests.dev_server import (
@@ -53,6 +53,7 @@ from oid_sync_dagster_tests.dev_server import (
     stop,
 )
 from oid_sync_dagster_tests.graphql import BACKFILL_SUCCESS, BACKFILL_TAG
+from oid_sync_dagster_tests.sync.conftest import read_points
 
 SERIES_GROUPS = ("pressure", "temperature", "flow", "level", "machine", "other")
 GROUP = "other"  # 20 series, digital and string ones among them
@@ -64,24 +65,6 @@ OFFSET_MS = WEEK_MS + 10 * 60 * 1000  # 605_400_000: the default time shift, sou
 SENSOR_NAME_TAG = "dagster/sensor_name"  # Dagster sets it on every run a sensor requested
 BACKFILL_TIMEOUT_S = 300.0
 RECORD_TIMEOUT_S = 60.0  # what the series' page shows once the backfill has succeeded
-
-
-def _points(
-    client: CogniteClient, window: tuple[int, int], **ident: object
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Timestamps (ms), status codes and values of every point in [start, end), Bad ones included."""
-    array = client.time_series.data.retrieve_arrays(
-        **ident,  # type: ignore[arg-type]
-        start=window[0],
-        end=window[1],
-        limit=None,
-        include_status=True,
-        ignore_bad_datapoints=False,
-        treat_uncertain_as_bad=False,
-    )
-    timestamps = array.timestamp.astype("datetime64[ms]").astype(np.int64)
-    status = array.status_code if array.status_code is not None else np.zeros(len(timestamps), dtype=np.uint32)
-    return timestamps, status, array.value
 
 
 def _week_ms(partition_key: str) -> int:
@@ -190,23 +173,21 @@ def test_a_backfill_clicked_in_the_ui_syncs_the_target_and_shows_its_weeks_mater
             for path, external_id in external_ids.items():
                 for week in weeks:
                     start = _week_ms(week)
-                    got = _points(target, (start, start + WEEK_MS), instance_id=NodeId(SPACE, external_id))
-                    want = _points(source, (start - OFFSET_MS, start + WEEK_MS - OFFSET_MS), external_id=external_id)
-                    assert len(want[0]) > 0, (external_id, week)
-                    assert len(got[0]) == len(want[0]), (external_id, week, len(got[0]), len(want[0]))
-                    np.testing.assert_array_equal(got[0], want[0] + OFFSET_MS)  # exactly the shifted copy
-                    np.testing.assert_array_equal(got[1], want[1])
-                    if want[2].dtype == object:  # string series
-                        assert got[2].tolist() == want[2].tolist(), (external_id, week)
+                    got = read_points(target, NodeId(SPACE, external_id), Window(start, start + WEEK_MS))
+                    want = read_points(source, external_id, Window(start - OFFSET_MS, start + WEEK_MS - OFFSET_MS))
+                    assert len(want) > 0, (external_id, week)
+                    assert len(got) == len(want), (external_id, week, len(got), len(want))
+                    np.testing.assert_array_equal(got.timestamps, want.timestamps + OFFSET_MS)  # the shifted copy
+                    np.testing.assert_array_equal(got.status, want.status)
+                    if want.values.dtype == object:  # string series
+                        assert got.values.tolist() == want.values.tolist(), (external_id, week)
                     else:
-                        np.testing.assert_array_equal(got[2], want[2])  # NaN equals NaN here
-                    counts[external_id, week] = len(got[0])
+                        np.testing.assert_array_equal(got.values, want.values)  # NaN equals NaN here
+                    counts[external_id, week] = len(got)
                     metadata = record[path]["latest"][week]["metadata"]
-                    assert metadata["oid_sync/points_written"] == len(got[0]), (path, week, metadata)
+                    assert metadata["oid_sync/points_written"] == len(got), (path, week, metadata)
                     check_counts = record[path]["check"][week]["metadata"]
-                    assert (
-                        check_counts["oid_sync/source_points"] == check_counts["oid_sync/target_points"] == len(got[0])
-                    )
+                    assert check_counts["oid_sync/source_points"] == check_counts["oid_sync/target_points"] == len(got)
         mark("target verified")
 
         # The data viewer: every series asset links its chart there; the printed link logs a browser in.
