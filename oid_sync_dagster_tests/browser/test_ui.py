@@ -34,7 +34,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 from cognite.client.data_classes.data_modeling import NodeId
 
@@ -53,7 +52,7 @@ from oid_sync_dagster_tests.dev_server import (
     stop,
 )
 from oid_sync_dagster_tests.graphql import BACKFILL_SUCCESS, BACKFILL_TAG
-from oid_sync_dagster_tests.sync.conftest import read_points
+from oid_sync_dagster_tests.sync.conftest import Points, assert_same_points, read_points
 
 SERIES_GROUPS = ("pressure", "temperature", "flow", "level", "machine", "other")
 GROUP = "other"  # 20 series, digital and string ones among them
@@ -177,12 +176,8 @@ def test_a_backfill_clicked_in_the_ui_syncs_the_target_and_shows_its_weeks_mater
                     want = read_points(source, external_id, Window(start - OFFSET_MS, start + WEEK_MS - OFFSET_MS))
                     assert len(want) > 0, (external_id, week)
                     assert len(got) == len(want), (external_id, week, len(got), len(want))
-                    np.testing.assert_array_equal(got.timestamps, want.timestamps + OFFSET_MS)  # the shifted copy
-                    np.testing.assert_array_equal(got.status, want.status)
-                    if want.values.dtype == object:  # string series
-                        assert got.values.tolist() == want.values.tolist(), (external_id, week)
-                    else:
-                        np.testing.assert_array_equal(got.values, want.values)  # NaN equals NaN here
+                    # Exactly the shifted copy: timestamps, status codes, values (strings, NaN) alike.
+                    assert_same_points(got, Points(want.timestamps + OFFSET_MS, want.values, want.status))
                     counts[external_id, week] = len(got)
                     metadata = record[path]["latest"][week]["metadata"]
                     assert metadata["oid_sync/points_written"] == len(got), (path, week, metadata)
