@@ -348,7 +348,7 @@ def start_launcher(tmp_path: Path) -> Iterator[Callable[[int, Path], RunningLaun
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            start_new_session=True,
+            process_group=0,
             preexec_fn=_as_a_background_job_of_a_non_interactive_shell,
         )
         started.append(RunningLauncher(process))
@@ -359,7 +359,7 @@ def start_launcher(tmp_path: Path) -> Iterator[Callable[[int, Path], RunningLaun
         if running.dagster_pgid is not None and _alive_in_group(running.dagster_pgid):
             os.killpg(running.dagster_pgid, signal.SIGKILL)
         if running.process.poll() is None:
-            os.killpg(running.process.pid, signal.SIGKILL)  # start_new_session: its own group
+            os.killpg(running.process.pid, signal.SIGKILL)  # process_group=0: its own group
             running.process.wait()
 
 

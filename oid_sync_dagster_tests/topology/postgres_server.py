@@ -235,7 +235,7 @@ def running_postgres() -> Iterator[PostgresServer]:
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    start_new_session=True,  # a terminal's Ctrl-C reaches the test, which stops the server itself
+                    process_group=0,  # a terminal's Ctrl-C reaches the test, which stops the server itself
                     **run_as.popen_args(),
                 )
             server = PostgresServer(host=HOST, port=port, password=password, root=root, process=process)

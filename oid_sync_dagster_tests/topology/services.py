@@ -1,10 +1,11 @@
 """Long-running processes of a test topology (webserver, daemon, local CDF): started, logged, stopped for sure.
 
-Each service runs in a session of its own with SIGINT/SIGTERM at their defaults (a shell's background job may
-have inherited them ignored, and Dagster maps SIGTERM onto its SIGINT handler), its stdout and stderr in a log
-file. The supervisor stops services with SIGTERM, the way Kubernetes and systemd stop them, and only as a last
-resort (a failing test) kills what is left of their process groups. On a failure inside its block it appends the
-last lines of every log to the exception, with the secrets it was given blanked out.
+Each service runs in a process group of its own (not a session: see dev_server.py) with SIGINT/SIGTERM at their
+defaults (a shell's background job may have inherited them ignored, and Dagster maps SIGTERM onto its SIGINT
+handler), its stdout and stderr in a log file. The supervisor stops services with SIGTERM, the way Kubernetes and
+systemd stop them, and only as a last resort (a failing test) kills what is left of their process groups. On a
+failure inside its block it appends the last lines of every log to the exception, with the secrets it was given
+blanked out.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class Service:
 
     @property
     def pgid(self) -> int:
-        return self.process.pid  # start_new_session: the leader of a group with its own pid
+        return self.process.pid  # process_group=0: the leader of a group with its own pid
 
     def alive(self) -> list[int]:
         """Pids of its process group that are not zombies (the service and whatever it spawned)."""
@@ -145,7 +146,7 @@ class Supervisor:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
+                process_group=0,
                 preexec_fn=_reset_stop_signals,
             )
         service = Service(name, process, log_path)
