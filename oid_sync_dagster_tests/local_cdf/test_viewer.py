@@ -236,7 +236,15 @@ def test_a_printed_link_logs_in_and_drops_its_token(local_cdf: RunningLocalCDF) 
         ({"project": "target", "xid": XID, "offset": "soon"}, 400,
          "Invalid offset='soon': give a duration such as 1w10m, 168h or 604800000 (ms)."),
         ({"project": "target", "xid": XID, "since": "1", "granularity": "often"}, 400,
-         "Invalid granularity='often': use raw or a bucket size such as 10m, 1h or 1d."),
+         "Invalid granularity='often': use raw or one of the chart's bucket sizes: 1s, 5s, 10s, 30s, 1m, 2m, 5m, "
+         "10m, 15m, 30m, 1h, 2h, 3h, 6h, 12h, 1d, 2d, 7d, 14d, 28d, 91d, 364d."),
+        ({"project": "target", "xid": XID, "since": "1", "granularity": "7m"}, 400,  # a duration, not a chart's size
+         "Invalid granularity='7m': use raw or one of the chart's bucket sizes: 1s, 5s, 10s, 30s, 1m, 2m, 5m, "
+         "10m, 15m, 30m, 1h, 2h, 3h, 6h, 12h, 1d, 2d, 7d, 14d, 28d, 91d, 364d."),
+        # A day in 1 s buckets, where a first load draws at most 1,000: 86,400 and the partial one the window's
+        # end (the newest point + 1 ms) opens.
+        ({"project": "target", "xid": XID, "window": "day", "since": "1", "granularity": "1s"}, 400,
+         "Invalid granularity='1s': too fine for this window: 86401 buckets, at most 1000."),
         ({"project": "target", "xid": XID, "end": "2020-01-01T00:00:00Z"}, 404,
          "No data in the window ending at end=1577836800000: the points span 1795348800000 to 1795521540000 "
          "(2026-11-22T12:00:00.000Z to 2026-11-24T11:59:00.000Z)."),

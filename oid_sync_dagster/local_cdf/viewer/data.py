@@ -21,14 +21,11 @@ from oid_sync_dagster.local_cdf.projects import Project, ProjectRegistry, Source
 from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
 from oid_sync_dagster.local_cdf.store import datapoints as dp_store
 from oid_sync_dagster.local_cdf.store.records import TimeSeriesRecord
-from oid_sync_dagster.local_cdf.viewer.params import DAY_MS, HOUR_MS, WINDOWS, ViewerError
+from oid_sync_dagster.local_cdf.viewer.params import BUCKET_SIZES, DAY_MS, HOUR_MS, WINDOWS, ViewerError
 
 MAX_RAW_POINTS = 5000
 MAX_BUCKETS = 1000
 AGGREGATES = ["average", "min", "max", "count", "countGood", "countUncertain", "countBad"]
-# Bucket sizes on a grid of fixed multiples of the epoch, so a poll's buckets line up with the first load's.
-_LADDER = ("1s", "5s", "10s", "30s", "1m", "2m", "5m", "10m", "15m", "30m", "1h", "2h", "3h", "6h", "12h", "1d",
-           "2d", "7d", "14d", "28d", "91d", "364d")  # fmt: skip
 _MIN_TS, _MAX_TS = -2_208_988_800_000, 4_102_444_800_000
 # The plant overview: the compressor's key signals, found by the ISA instrument letters in their PI tags.
 OVERVIEW_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -168,12 +165,17 @@ def _iso(ms: int) -> str:
 
 def pick_granularity(width_ms: int) -> tuple[str, int]:
     """The finest bucket size that cuts the window into at most MAX_BUCKETS buckets."""
-    for text in _LADDER:
+    for text in BUCKET_SIZES:
         size = agg.Granularity.parse(text)
         bucket = _bucket_ms(size)
         if width_ms / bucket <= MAX_BUCKETS:
             return text, bucket
-    return _LADDER[-1], _bucket_ms(agg.Granularity.parse(_LADDER[-1]))
+    return BUCKET_SIZES[-1], _bucket_ms(agg.Granularity.parse(BUCKET_SIZES[-1]))
+
+
+def bucket_ms(text: str) -> int:
+    """The width in ms of one of BUCKET_SIZES."""
+    return _bucket_ms(agg.Granularity.parse(text))
 
 
 def _bucket_ms(granularity: agg.Granularity) -> int:

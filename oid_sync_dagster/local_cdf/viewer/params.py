@@ -12,6 +12,10 @@ HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 WEEK_MS = 7 * DAY_MS
 WINDOWS: dict[str, int | None] = {"hour": HOUR_MS, "day": DAY_MS, "week": WEEK_MS, "all": None}
+# The chart's bucket sizes, on a grid of fixed multiples of the epoch so a poll's buckets line up with the first
+# load's; a poll may continue with one of these only.
+BUCKET_SIZES = ("1s", "5s", "10s", "30s", "1m", "2m", "5m", "10m", "15m", "30m", "1h", "2h", "3h", "6h", "12h", "1d",
+                "2d", "7d", "14d", "28d", "91d", "364d")  # fmt: skip
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": HOUR_MS, "d": DAY_MS, "w": WEEK_MS}
 _DURATION = re.compile(r"^(?:\d+[smhdw])+$")
 _TERM = re.compile(r"(\d+)([smhdw])")
@@ -93,8 +97,8 @@ def granularity(query: Mapping[str, str]) -> str | None:
     value = query.get("granularity")
     if value is None:
         return None
-    if value != "raw" and duration_ms(value) in (None, 0):
-        raise bad_param("granularity", value, "use raw or a bucket size such as 10m, 1h or 1d.")
+    if value != "raw" and value not in BUCKET_SIZES:
+        raise bad_param("granularity", value, f"use raw or one of the chart's bucket sizes: {', '.join(BUCKET_SIZES)}.")
     return value
 
 

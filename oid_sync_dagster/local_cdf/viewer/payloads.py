@@ -71,6 +71,11 @@ def _panels(
     start = window.start
     if mode is not None:  # a poll: read only the tail (from the bucket that holds the page's newest point)
         start = data.cut_of(mode, since, window.start)
+        # A first load never picks buckets finer than MAX_BUCKETS over its window, so neither may a poll.
+        if mode != "raw" and (buckets := -(-(window.end - start) // data.bucket_ms(mode))) > data.MAX_BUCKETS + 1:
+            raise params.bad_param(
+                "granularity", mode, f"too fine for this window: {buckets} buckets, at most {data.MAX_BUCKETS}."
+            )
     read = [
         (meta, [data.read_trace(label, p, r, start, window.end, shift) for label, p, r, shift in traces])
         for meta, traces in groups
