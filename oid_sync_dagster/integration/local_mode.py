@@ -4,18 +4,33 @@ The Dagster layer imports the local CDF only here, and only to start it. By defa
 of the run worker: the SDK client and the server then do not share one GIL (on two cores that is about a
 factor two in throughput); "thread" serves it in-process instead, which starts faster (tests, catalog fetch).
 Either way nothing outlives the `with` block, and target data persists in the data directory, next to
-Dagster's own storage, so the two agree across restarts.
+Dagster's own storage, so the two agree across restarts (and across a child that died and was started again).
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 LocalMode = Literal["process", "thread"]
+
+
+@dataclass(frozen=True)
+class LocalCDF:
+    """A local CDF started for a block: where it serves, and (as a child process) the process serving it."""
+
+    base_url: str
+    process: subprocess.Popen[bytes] | None = None  # None when served in a thread of this process
+
+    @property
+    def exited(self) -> bool:
+        """The child is gone (killed, out of memory): every request to `base_url` now fails."""
+        return self.process is not None and self.process.poll() is not None
 
 
 def default_data_dir() -> Path:
@@ -28,27 +43,34 @@ def default_data_dir() -> Path:
 
 
 @contextmanager
-def _child_process(data_dir: Path) -> Iterator[str]:
+def _child_process(data_dir: Path) -> Iterator[LocalCDF]:
     from oid_sync_dagster.local_cdf.child import local_cdf_child  # standard library only, like this module
 
     # The child binds a port of the kernel's choosing and reports it: no port picked here that another process
     # (a concurrent run, a test worker) could take first.
     argv = ["-m", "oid_sync_dagster.cli", "local-cdf", "--data-dir", str(data_dir)]
     with local_cdf_child(argv, log_path=data_dir / "local-cdf.log") as child:
-        yield child.base_url
+        yield LocalCDF(child.base_url, child.process)
 
 
 @contextmanager
-def running_local_cdf(data_dir: Path | None = None, mode: LocalMode = "process") -> Iterator[str]:
-    """Serve the local CDF on a loopback port of the kernel's choosing for the block; yields its base URL."""
+def serving_local_cdf(data_dir: Path | None = None, mode: LocalMode = "process") -> Iterator[LocalCDF]:
+    """Serve the local CDF on a loopback port of the kernel's choosing for the block."""
     data_dir = data_dir or default_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
     if mode == "process":
-        with _child_process(data_dir) as base_url:
-            yield base_url
+        with _child_process(data_dir) as child:
+            yield child
         return
     from oid_sync_dagster.local_cdf.server import serve_in_thread
     from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
 
     with serve_in_thread(LocalCDFSettings(data_dir=data_dir)) as cdf:
-        yield cdf.base_url
+        yield LocalCDF(cdf.base_url)
+
+
+@contextmanager
+def running_local_cdf(data_dir: Path | None = None, mode: LocalMode = "process") -> Iterator[str]:
+    """`serving_local_cdf` for callers that need only its base URL."""
+    with serving_local_cdf(data_dir, mode) as local:
+        yield local.base_url

@@ -21,7 +21,7 @@ from pydantic import Field, PrivateAttr
 from oid_sync_dagster.clients import clients_for
 from oid_sync_dagster.config import ENV_VARS, ConfigError, Connections, SyncConfig, load_config
 from oid_sync_dagster.integration.keys import series_of_specs
-from oid_sync_dagster.integration.local_mode import LocalMode, running_local_cdf
+from oid_sync_dagster.integration.local_mode import LocalCDF, LocalMode, serving_local_cdf
 from oid_sync_dagster.integration.steps import refusals_fail_at_once, sync_realtime_edge, sync_series_weeks
 from oid_sync_dagster.sync.engine import SyncEngine
 from oid_sync_dagster.sync.model import CatalogSeries
@@ -55,6 +55,7 @@ class OidSyncResource(dg.ConfigurableResource):
 
     _stack: ExitStack | None = PrivateAttr(None)
     _engine: SyncEngine | None = PrivateAttr(None)
+    _local: LocalCDF | None = PrivateAttr(None)  # the local CDF this execution started, if it started one
     _config: SyncConfig | None = PrivateAttr(None)
     _connections: Connections | None = PrivateAttr(None)
 
@@ -92,35 +93,51 @@ class OidSyncResource(dg.ConfigurableResource):
     @contextmanager
     def open_engine(self, *, local_mode: LocalMode | None = None) -> Iterator[SyncEngine]:
         """An engine over fresh clients; starts (and afterwards stops) the local CDF when one is needed."""
+        with self._open(local_mode) as (engine, _local):
+            yield engine
+
+    @contextmanager
+    def _open(self, local_mode: LocalMode | None = None) -> Iterator[tuple[SyncEngine, LocalCDF | None]]:
         config = self.sync_config()
         logging.getLogger("oid_sync").setLevel(config.logging.log_level)
-        local: object = nullcontext(self.local_cdf_url)
+        local: object = nullcontext(None)
         if self.needs_local_cdf:
             data_dir = Path(self.local_cdf_dir) if self.local_cdf_dir else None
-            local = running_local_cdf(data_dir, local_mode or self.local_cdf_mode)
-        with local as url:  # type: ignore[attr-defined]
+            local = serving_local_cdf(data_dir, local_mode or self.local_cdf_mode)
+        with local as started:  # type: ignore[attr-defined]
+            url = started.base_url if started is not None else self.local_cdf_url
             clients = clients_for(
                 config, self.connections(), local_cdf_url=url, target_project=self.local_target_project
             )
             engine = SyncEngine.from_config(clients.source, clients.target, config)
             try:
-                yield engine
+                yield engine, started
             finally:
                 engine.close()
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._stack = ExitStack()
-        self._engine = self._stack.enter_context(self.open_engine())
+        self._engine, self._local = self._stack.enter_context(self._open())
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._stack is not None:
             self._stack.close()
-            self._stack, self._engine = None, None
+            self._stack, self._engine, self._local = None, None, None
 
     @property
     def engine(self) -> SyncEngine:
-        if self._engine is None:
+        if self._engine is None or self._stack is None:
             raise dg.DagsterInvariantViolationError("OidSyncResource.engine is only available during execution")
+        if self._local is not None and self._local.exited:
+            # The local CDF this execution started died under it (killed, out of memory). Start it again on the
+            # same data directory (SQLite kept every acknowledged write), so a step's retry in this process heals
+            # instead of failing against a dead port until the run ends. Steps in processes of their own start
+            # their own local CDF anyway.
+            code = self._local.process.returncode if self._local.process is not None else None
+            logging.getLogger("oid_sync").warning(f"The local CDF exited (status {code}); starting it again.")
+            self._stack.close()
+            self._stack = ExitStack()
+            self._engine, self._local = self._stack.enter_context(self._open())
         return self._engine
 
     # ---------- the sync, for an asset's body ----------
