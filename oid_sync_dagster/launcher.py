@@ -20,7 +20,8 @@ A second Ctrl-C or SIGTERM during shutdown kills the group at once.
 Local mode (no target CDF in the environment): the launcher also serves the local CDF on DAGSTER_HOME's data
 directory for as long as Dagster runs, and hands its URL to the code location (OID_SYNC_LOCAL_CDF_URL): the runs use
 it, as they would a real CDF that is always there, instead of starting one each (about a second of every run), and
-the series assets link their charts to its data viewer.
+the series assets link their charts to its data viewer. If that local CDF dies, the launcher starts it again on the
+same port and data (runs meanwhile fail retryably; their step retries heal).
 
 Standard library only at import (subprocess, signal, urllib): it must work before anything else is set up.
 """
@@ -41,7 +42,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from oid_sync_dagster.local_cdf.child import KeptLocalCDF
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 3000
@@ -212,6 +216,7 @@ class DevLauncher:
     host: str = HOST
     stop_grace_s: float = STOP_GRACE_S
     out: TextIO | None = None  # None: sys.stdout at the time of printing
+    _local_cdf: KeptLocalCDF | None = field(default=None, init=False, repr=False)
 
     def _say(self, line: str) -> None:
         # One write per line: print() writes the text and the newline separately, and Dagster's processes share
@@ -241,20 +246,24 @@ class DevLauncher:
         if any(os.environ.get(ENV_VARS[name], "").strip() for name in ("target_project", "local_cdf_url")):
             yield {}  # a real target (its own UI shows the data), or a local CDF the user runs and knows
             return
-        from oid_sync_dagster.local_cdf.child import local_cdf_child
+        from oid_sync_dagster.local_cdf.child import KeptLocalCDF
 
         data_dir = self.dagster_home / "local-cdf"
         data_dir.mkdir(parents=True, exist_ok=True)
         argv = ["-m", "oid_sync_dagster.cli", "local-cdf", "--data-dir", str(data_dir)]
-        with contextlib.ExitStack() as stack:
-            try:
-                child = stack.enter_context(local_cdf_child(argv, log_path=data_dir / "local-cdf.log"))
-            except RuntimeError as error:
-                self._note(f"the local CDF did not start ({error}); each run starts its own, and no viewer.")
-                yield {}
-                return
-            self._say(f"Data viewer: {_viewer_link(child.base_url, data_dir)}")
-            yield {ENV_VARS["local_cdf_url"]: child.base_url}
+        try:
+            kept = KeptLocalCDF(argv, log_path=data_dir / "local-cdf.log")
+        except RuntimeError as error:
+            self._note(f"the local CDF did not start ({error}); each run starts its own, and no viewer.")
+            yield {}
+            return
+        self._local_cdf = kept  # the supervising loop revives it if it dies
+        self._say(f"Data viewer: {_viewer_link(kept.base_url, data_dir)}")
+        try:
+            yield {ENV_VARS["local_cdf_url"]: kept.base_url}
+        finally:
+            self._local_cdf = None
+            kept.close()
 
     def _run_dagster(self, env: dict[str, str]) -> int:
         command, cwd = dagster_dev_command(self.port, self.host)
@@ -290,7 +299,8 @@ class DevLauncher:
             try:
                 returncode = child.wait(timeout=POLL_S)
             except subprocess.TimeoutExpired:
-                pass
+                if self._local_cdf is not None and (line := self._local_cdf.revive()):
+                    self._note(line)
             else:
                 self._note(f"dagster dev exited with status {returncode}.")
                 self._stop_group(child, pgid, stop)  # anything it left behind in its group

@@ -23,6 +23,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 import yaml
@@ -30,6 +31,7 @@ from dagster import DagsterInstance, QueuedRunCoordinator
 from dagster._core.storage.runs import SqliteRunStorage  # private: Dagster exports no run-storage classes
 
 from oid_sync_dagster import cli, launcher
+from oid_sync_dagster.local_cdf.settings import DEV_CLIENT_ID, DEV_CLIENT_SECRET
 
 REPO = Path(__file__).resolve().parents[1]
 OID_SYNC = Path(sys.executable).with_name("oid-sync")
@@ -396,6 +398,13 @@ def _dagster_dev_pid(launcher_pid: int) -> int:
     return leaders[0]
 
 
+def _local_cdf_pid(launcher_pid: int) -> int:
+    """The launcher's local CDF child (local mode)."""
+    children = [pid for pid in _all_pids() if (stat := _proc_stat(pid)) and stat[1] == launcher_pid]
+    (pid,) = [pid for pid in children if b"local-cdf" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")]
+    return pid
+
+
 def _wait_for_group_to_vanish(pgid: int, timeout: float) -> None:
     """Poll until the kernel knows no process of group `pgid`, zombies included.
 
@@ -453,6 +462,24 @@ def test_dev_starts_serves_and_stops_from_a_non_interactive_shell(
     group = _alive_in_group(dev_pid)
     assert len(group) >= 3, group  # dagster dev + webserver + daemon (+ code servers)
     assert (home / "history" / "runs.db").is_file()  # the instance is the persistent one
+
+    if how == "SIGTERM to the launcher":  # its local CDF killed: started again at the same address, on the same data
+        (viewer,) = [line for line in running.seen if line.startswith("Data viewer: ")]
+        base_url = "http://" + urlsplit(viewer.removeprefix("Data viewer: ")).netloc
+        killed = _local_cdf_pid(running.process.pid)
+        os.kill(killed, signal.SIGKILL)
+        revived = f"oid-sync dev: the local CDF exited (status -9); started it again at {base_url}."
+        assert running.wait_for_line("oid-sync dev: the local CDF", 30) == revived
+        assert _local_cdf_pid(running.process.pid) != killed
+        token = opener.open(  # the API answers at the address the code location was given
+            urllib.request.Request(
+                f"{base_url}/oauth2/token",
+                data=urlencode({"grant_type": "client_credentials", "client_id": DEV_CLIENT_ID,
+                                "client_secret": DEV_CLIENT_SECRET}).encode(),
+            ),
+            timeout=10,
+        )  # fmt: skip
+        assert token.status == 200 and "access_token" in json.loads(token.read())
 
     stopping = time.monotonic()
     signum = signal.SIGTERM if how == "SIGTERM to the launcher" else signal.SIGINT

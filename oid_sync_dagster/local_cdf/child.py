@@ -14,12 +14,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
+RESTART_BACKOFF_S = 10.0
 _POLL_S = 0.02
 
 
@@ -73,8 +75,10 @@ def local_cdf_child(
     log_path: Path | None = None,
     cwd: Path | None = None,
     timeout_s: float = STARTUP_TIMEOUT_S,
+    port: int = 0,
 ) -> Iterator[LocalCDFChild]:
-    """Run `python <argv> --port 0 --ready-file F` until the block exits; yields it once it serves.
+    """Run `python <argv> --port PORT --ready-file F` until the block exits; yields it once it serves. PORT 0
+    (the default) lets the kernel pick one.
 
     `argv` is a command that accepts those two options (`-m oid_sync_dagster.cli local-cdf ...`). stderr goes to
     `log_path` (appended) if given, else to the parent's; stdout is discarded. Raises RuntimeError, with the log's
@@ -82,7 +86,7 @@ def local_cdf_child(
     """
     with tempfile.TemporaryDirectory(prefix="oid-sync-local-cdf-") as scratch:
         ready_file = Path(scratch) / "base-url"
-        command = [sys.executable, *argv, "--port", "0", "--ready-file", str(ready_file)]
+        command = [sys.executable, *argv, "--port", str(port), "--ready-file", str(ready_file)]
         child = _spawn(command, log_path, cwd)
         try:
             yield LocalCDFChild(child, _wait_for_report(child, ready_file, log_path, timeout_s))
@@ -93,3 +97,36 @@ def local_cdf_child(
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+
+
+class KeptLocalCDF:
+    """A local CDF child kept serving at one address for as long as its owner runs: `revive` starts it again on
+    the same port after it exited (killed, out of memory), on the same data, so whoever was handed the URL (the
+    code location's runs, through OID_SYNC_LOCAL_CDF_URL) reaches it again; their retries heal."""
+
+    def __init__(self, argv: Sequence[str], *, log_path: Path | None = None, cwd: Path | None = None) -> None:
+        self._argv, self._log_path, self._cwd = list(argv), log_path, cwd
+        self._stack = ExitStack()
+        self.child = self._stack.enter_context(local_cdf_child(self._argv, log_path=log_path, cwd=cwd))
+        self.base_url = self.child.base_url
+        self._retry_at = 0.0
+
+    def revive(self) -> str | None:
+        """If the child has exited, start it again on its port: what happened, for the owner to say; else None."""
+        status = self.child.process.poll()
+        if status is None or time.monotonic() < self._retry_at:
+            return None
+        self._stack.close()
+        try:
+            port = urlsplit(self.base_url).port or 0
+            self.child = self._stack.enter_context(
+                local_cdf_child(self._argv, log_path=self._log_path, cwd=self._cwd, port=port)
+            )
+        except RuntimeError as error:
+            self._retry_at = time.monotonic() + RESTART_BACKOFF_S
+            return (f"the local CDF exited (status {status}) and did not start again ({error}); trying again in"
+                    f" {RESTART_BACKOFF_S:.0f} s.")  # fmt: skip
+        return f"the local CDF exited (status {status}); started it again at {self.base_url}."
+
+    def close(self) -> None:
+        self._stack.close()
