@@ -23,7 +23,8 @@ from oid_sync_dagster.local_cdf.synthetic import (
 
 # CDF project url names: lower-case letters, digits and dashes.
 _PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,47}$")
-DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
 
 
 class Project(ABC):
@@ -84,7 +85,7 @@ class SourceProject(Project):
 
     def read_points_before(self, series: TimeSeriesRecord, before: int, limit: int) -> Points:
         before = min(before, self.published_edge() + 1)
-        span = DAY_MS
+        span = HOUR_MS
         while True:
             start = max(before - span, self._history_start)
             found = self.read_points(series, start, before, None)

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from oid_sync_dagster.local_cdf.synthetic import Density
+
+# The instant the request being answered in this thread is answered at. CDF answers a request at one instant: every
+# series of a request sees the same published edge, and the clock is read once per request, not once per series.
+_REQUEST_NOW_MS: ContextVar[int | None] = ContextVar("oid_sync_local_cdf_request_now_ms", default=None)
 
 DEV_CLIENT_ID = "oid-sync-local"
 DEV_CLIENT_SECRET = "oid-sync-local-secret"  # a dev credential for a loopback server, printed on start
@@ -42,4 +48,17 @@ class LocalCDFSettings:
     auth_clock: Callable[[], float] = time.time
 
     def now_ms(self) -> int:
+        """The data's now: the current request's instant inside a request (`request_instant`), else the clock."""
+        if (now := _REQUEST_NOW_MS.get()) is not None:
+            return now
         return int(self.clock() * 1000)
+
+
+@contextmanager
+def request_instant(now_ms: int) -> Iterator[None]:
+    """For the block (one request's handler, in its thread), `now_ms()` is `now_ms`."""
+    token = _REQUEST_NOW_MS.set(now_ms)
+    try:
+        yield
+    finally:
+        _REQUEST_NOW_MS.reset(token)
