@@ -74,6 +74,7 @@ class FileClock:
             raise ValueError(f"the file clock moves in whole seconds, got {ms} ms")
         scratch = self.path.with_name(self.path.name + ".tmp")
         scratch.write_text(str(ms))
+        os.utime(scratch, ns=(ms * 1_000_000, ms * 1_000_000))  # the mtime is the value: `ms` sees every change
         os.replace(scratch, self.path)  # atomic: a reader never sees a half-written number
 
 

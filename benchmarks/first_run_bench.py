@@ -85,7 +85,9 @@ class _Progress:
         self._cursors[(run_id, of_type)] = cursor
 
     def done(self) -> int:
-        for record in self._instance.get_run_records(filters=dg.RunsFilter(tags={KIND_TAG: "history"})):
+        # Oldest run first: a retry's evaluation of a (series, week) is the one that stands.
+        runs = self._instance.get_run_records(filters=dg.RunsFilter(tags={KIND_TAG: "history"}), ascending=True)
+        for record in runs:
             for of_type in (dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION):
                 self._read(record.dagster_run.run_id, of_type)
         return sum(1 for pair in self._materialized if self._passed.get(pair))

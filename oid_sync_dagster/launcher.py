@@ -299,7 +299,8 @@ class DevLauncher:
             try:
                 returncode = child.wait(timeout=POLL_S)
             except subprocess.TimeoutExpired:
-                if self._local_cdf is not None and (line := self._local_cdf.revive()):
+                # Not while stopping: a Ctrl-C reaches the local CDF too, and a restart would only delay the stop.
+                if not stop.requested and self._local_cdf is not None and (line := self._local_cdf.revive()):
                     self._note(line)
             else:
                 self._note(f"dagster dev exited with status {returncode}.")

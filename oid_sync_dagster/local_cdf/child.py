@@ -122,7 +122,7 @@ class KeptLocalCDF:
             self.child = self._stack.enter_context(
                 local_cdf_child(self._argv, log_path=self._log_path, cwd=self._cwd, port=port)
             )
-        except RuntimeError as error:
+        except (RuntimeError, OSError) as error:  # OSError: the log file or scratch folder (disk full, fd limit)
             self._retry_at = time.monotonic() + RESTART_BACKOFF_S
             return (f"the local CDF exited (status {status}) and did not start again ({error}); trying again in"
                     f" {RESTART_BACKOFF_S:.0f} s.")  # fmt: skip

@@ -90,7 +90,9 @@ def test_a_local_cdf_child_killed_under_a_running_step_is_started_again_and_the_
     run.start()
     try:
         pid, ready_file = _child_of(data_dir)
+        deadline = time.monotonic() + WAIT_S
         while not ready_file.exists():
+            assert time.monotonic() < deadline, "the local CDF child never reported its address"
             time.sleep(0.01)
         base_url = ready_file.read_text().strip()
         hold = {"path": "/timeseries/data$", "method": "POST", "stall_s": HOLD_S, "applied": True, "count": 1}

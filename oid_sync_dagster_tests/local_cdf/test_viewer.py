@@ -119,6 +119,18 @@ def test_a_poll_answers_only_what_came_after_the_newest_point(
     assert update["panels"][0]["newest"] == NOW_MS
 
 
+def test_a_poll_that_would_draw_more_buckets_than_a_first_load_is_answered_as_a_first_load(
+    viewer: httpx.Client, target: CogniteClient, node: NodeId
+) -> None:
+    # A day in 1 s buckets would be 86,401 of them (a first load draws at most 1,000); so would a whole-history
+    # page left open while the history grows. The answer is the window's first load, in the mode it would choose.
+    first = _series(viewer, window="day")
+    again = _series(viewer, window="day", since=str(first["window"]["start"] + 1), granularity="1s")
+    assert again["mode"] == first["mode"] != "1s"
+    assert again["panels"][0]["traces"][0]["from"] == first["window"]["start"]
+    assert again["panels"] == first["panels"]
+
+
 def test_twelve_weeks_at_one_a_minute_come_as_aggregates_quickly(
     viewer: httpx.Client, target: CogniteClient, node: NodeId
 ) -> None:
@@ -241,10 +253,6 @@ def test_a_printed_link_logs_in_and_drops_its_token(local_cdf: RunningLocalCDF) 
         ({"project": "target", "xid": XID, "since": "1", "granularity": "7m"}, 400,  # a duration, not a chart's size
          "Invalid granularity='7m': use raw or one of the chart's bucket sizes: 1s, 5s, 10s, 30s, 1m, 2m, 5m, "
          "10m, 15m, 30m, 1h, 2h, 3h, 6h, 12h, 1d, 2d, 7d, 14d, 28d, 91d, 364d."),
-        # A day in 1 s buckets, where a first load draws at most 1,000: 86,400 and the partial one the window's
-        # end (the newest point + 1 ms) opens.
-        ({"project": "target", "xid": XID, "window": "day", "since": "1", "granularity": "1s"}, 400,
-         "Invalid granularity='1s': too fine for this window: 86401 buckets, at most 1000."),
         ({"project": "target", "xid": XID, "end": "2020-01-01T00:00:00Z"}, 404,
          "No data in the window ending at end=1577836800000: the points span 1795348800000 to 1795521540000 "
          "(2026-11-22T12:00:00.000Z to 2026-11-24T11:59:00.000Z)."),

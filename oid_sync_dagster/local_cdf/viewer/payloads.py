@@ -71,11 +71,11 @@ def _panels(
     start = window.start
     if mode is not None:  # a poll: read only the tail (from the bucket that holds the page's newest point)
         start = data.cut_of(mode, since, window.start)
-        # A first load never picks buckets finer than MAX_BUCKETS over its window, so neither may a poll.
-        if mode != "raw" and (buckets := -(-(window.end - start) // data.bucket_ms(mode))) > data.MAX_BUCKETS + 1:
-            raise params.bad_param(
-                "granularity", mode, f"too fine for this window: {buckets} buckets, at most {data.MAX_BUCKETS}."
-            )
+        # A first load never draws more than MAX_BUCKETS buckets, so neither does a poll: one that would (a crafted
+        # granularity, or the whole-history window, which grows with the clock) is answered as a first load, and the
+        # page replaces its chart when the mode changes.
+        if mode != "raw" and -(-(window.end - start) // data.bucket_ms(mode)) > data.MAX_BUCKETS + 1:
+            mode, since, start = None, None, window.start
     read = [
         (meta, [data.read_trace(label, p, r, start, window.end, shift) for label, p, r, shift in traces])
         for meta, traces in groups
