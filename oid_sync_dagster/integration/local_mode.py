@@ -10,27 +10,29 @@ Dagster's own storage, so the two agree across restarts (and across a child that
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from oid_sync_dagster.local_cdf.child import KeptLocalCDF
 
 LocalMode = Literal["process", "thread"]
 
 
 @dataclass(frozen=True)
 class LocalCDF:
-    """A local CDF started for a block: where it serves, and (as a child process) the process serving it."""
+    """A local CDF started for a block: where it serves, and (as a child process) the child kept serving there."""
 
     base_url: str
-    process: subprocess.Popen[bytes] | None = None  # None when served in a thread of this process
+    kept: KeptLocalCDF | None = None  # None when served in a thread of this process
 
-    @property
-    def exited(self) -> bool:
-        """The child is gone (killed, out of memory): every request to `base_url` now fails."""
-        return self.process is not None and self.process.poll() is not None
+    def revive(self) -> str | None:
+        """If the child exited (killed, out of memory), start it again at the same address: what happened, else
+        None. The same `oid-sync dev` does for its own local CDF (child.KeptLocalCDF)."""
+        return self.kept.revive() if self.kept is not None else None
 
 
 def default_data_dir() -> Path:
@@ -44,13 +46,16 @@ def default_data_dir() -> Path:
 
 @contextmanager
 def _child_process(data_dir: Path) -> Iterator[LocalCDF]:
-    from oid_sync_dagster.local_cdf.child import local_cdf_child  # standard library only, like this module
+    from oid_sync_dagster.local_cdf.child import KeptLocalCDF  # standard library only, like this module
 
     # The child binds a port of the kernel's choosing and reports it: no port picked here that another process
     # (a concurrent run, a test worker) could take first.
     argv = ["-m", "oid_sync_dagster.cli", "local-cdf", "--data-dir", str(data_dir)]
-    with local_cdf_child(argv, log_path=data_dir / "local-cdf.log") as child:
-        yield LocalCDF(child.base_url, child.process)
+    kept = KeptLocalCDF(argv, log_path=data_dir / "local-cdf.log")
+    try:
+        yield LocalCDF(kept.base_url, kept)
+    finally:
+        kept.close()
 
 
 @contextmanager

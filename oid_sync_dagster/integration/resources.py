@@ -126,18 +126,13 @@ class OidSyncResource(dg.ConfigurableResource):
 
     @property
     def engine(self) -> SyncEngine:
-        if self._engine is None or self._stack is None:
+        if self._engine is None:
             raise dg.DagsterInvariantViolationError("OidSyncResource.engine is only available during execution")
-        if self._local is not None and self._local.exited:
-            # The local CDF this execution started died under it (killed, out of memory). Start it again on the
-            # same data directory (SQLite kept every acknowledged write), so a step's retry in this process heals
-            # instead of failing against a dead port until the run ends. Steps in processes of their own start
-            # their own local CDF anyway.
-            code = self._local.process.returncode if self._local.process is not None else None
-            logging.getLogger("oid_sync").warning(f"The local CDF exited (status {code}); starting it again.")
-            self._stack.close()
-            self._stack = ExitStack()
-            self._engine, self._local = self._stack.enter_context(self._open())
+        if self._local is not None and (line := self._local.revive()):
+            # The local CDF this execution started died under it (killed, out of memory); it serves again at the
+            # same address on the same data (SQLite kept every acknowledged write), so a step's retry in this
+            # process heals instead of failing against a dead port until the run ends.
+            logging.getLogger("oid_sync").warning(line)
         return self._engine
 
     # ---------- the sync, for an asset's body ----------
