@@ -166,11 +166,9 @@ def _iso(ms: int) -> str:
 def pick_granularity(width_ms: int) -> tuple[str, int]:
     """The finest bucket size that cuts the window into at most MAX_BUCKETS buckets."""
     for text in BUCKET_SIZES:
-        size = agg.Granularity.parse(text)
-        bucket = _bucket_ms(size)
-        if width_ms / bucket <= MAX_BUCKETS:
+        if width_ms / (bucket := bucket_ms(text)) <= MAX_BUCKETS:
             return text, bucket
-    return BUCKET_SIZES[-1], _bucket_ms(agg.Granularity.parse(BUCKET_SIZES[-1]))
+    return BUCKET_SIZES[-1], bucket_ms(BUCKET_SIZES[-1])
 
 
 def bucket_ms(text: str) -> int:
@@ -215,7 +213,7 @@ def cut_of(mode: str, since: int | None, start: int) -> int:
         return start
     if mode == "raw":
         return max(start, since + 1)
-    bucket = _bucket_ms(agg.Granularity.parse(mode))
+    bucket = bucket_ms(mode)
     return max(since // bucket * bucket, start // bucket * bucket)
 
 
