@@ -82,8 +82,10 @@ def build_definitions(
         # step process imports Dagster and loads the code location again (about 5 s of CPU), once a minute.
         executor_def=dg.in_process_executor,
     )
+    # The catalog is in the history job too: on a fresh target the history sensor brings it along instead of
+    # waiting a tick for the realtime run to make it (the series steps run after it, their upstream).
     history_job = dg.define_asset_job(
-        names.job("history"), selection=series_keys, tags={KIND_TAG: names.kind("history")}
+        names.job("history"), selection=[names.target_catalog, *series_keys], tags={KIND_TAG: names.kind("history")}
     )
     first_week = week_start(state.fetched_at_ms) - n_weeks * WEEK_MS
     return dg.Definitions(
