@@ -32,6 +32,12 @@ from oid_sync_dagster.sync.engine import wall_clock_ms
 from oid_sync_dagster.sync.windows import WEEK_MS, week_start
 
 REALTIME_MAX_RUNTIME_S = 3600  # a realtime pass takes seconds to minutes; catch-up after an outage is capped
+# A history run's step processes fork from a server that imported Dagster, the SDK, numpy and this package once for
+# the run, instead of each importing them in a fresh interpreter: about 2 s sooner and 2 CPU seconds cheaper a step,
+# and a 12-week range runs seven steps.
+HISTORY_EXECUTOR = dg.multiprocess_executor.configured(
+    {"start_method": {"forkserver": {"preload_modules": ["dagster", "oid_sync_dagster.integration.component"]}}}
+)
 
 
 def _reset_token(config: SyncConfig) -> str | None:
@@ -82,10 +88,11 @@ def build_definitions(
         # step process imports Dagster and loads the code location again (about 5 s of CPU), once a minute.
         executor_def=dg.in_process_executor,
     )
-    # The catalog is in the history job too: on a fresh target the history sensor brings it along instead of
-    # waiting a tick for the realtime run to make it (the series steps run after it, their upstream).
     history_job = dg.define_asset_job(
-        names.job("history"), selection=[names.target_catalog, *series_keys], tags={KIND_TAG: names.kind("history")}
+        names.job("history"),
+        selection=series_keys,
+        tags={KIND_TAG: names.kind("history")},
+        executor_def=HISTORY_EXECUTOR,
     )
     first_week = week_start(state.fetched_at_ms) - n_weeks * WEEK_MS
     return dg.Definitions(

@@ -25,6 +25,8 @@ from oid_sync_dagster.integration.keys import CATALOG_KEY, POOL, STEP_RETRY, ser
 from oid_sync_dagster.integration.translator import OidSyncTranslator
 from oid_sync_dagster.sync.model import CatalogSeries
 
+PRIORITY_TAG = "dagster/priority"  # Dagster's op tag: among steps ready to start, higher values start first
+
 
 def oid_sync_assets(
     *,
@@ -76,6 +78,9 @@ def oid_sync_assets(
         check_specs=check_specs,
         can_subset=True,
         pool=pool,
+        # Dagster's step priority tag: when the pool holds steps back, the shards with the most series go first, so
+        # a run over a range does not end with its largest step running alone.
+        op_tags={PRIORITY_TAG: str(len(series))},
         retry_policy=retry_policy,
         backfill_policy=dg.BackfillPolicy.single_run(),
         required_resource_keys=required_resource_keys,

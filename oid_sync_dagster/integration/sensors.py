@@ -154,8 +154,8 @@ def build_history_sensor(
             return dg.SkipReason("a history run is still queued or running")
         if _backfill_in_flight(instance, owned):
             return dg.SkipReason("a backfill is running; history resumes when it is done")
-        # A target never synced gets its catalog first, in the same run: no tick lost waiting for the realtime run.
-        with_catalog = instance.get_latest_materialization_event(names.target_catalog) is None
+        if instance.get_latest_materialization_event(names.target_catalog) is None:
+            return dg.SkipReason("waiting for the target catalog (the realtime sensor materializes it first)")
         attempts: dict = json.loads(context.cursor) if context.cursor else {}
         now = clock()
         weeks = [w for w in history_weeks(now, n_weeks) if w >= first_partition_week]
@@ -197,7 +197,6 @@ def build_history_sensor(
                     break
                 run.append((week, missing))
             selection = [key for key in series_keys if any(key in missing for _, missing in run)]
-            selection = [names.target_catalog, *selection] if with_catalog else selection
             keys = [key_of(week) for week, _ in run]
             for pk in keys:
                 attempts[pk] = attempts.get(pk, 0) + 1

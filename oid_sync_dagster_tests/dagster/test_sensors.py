@@ -183,18 +183,13 @@ def test_realtime_schedule_every_10_minutes_utc_stopped_by_default(
 # ---------- history sensor ----------
 
 
-def test_history_sensor_brings_the_target_catalog_along_until_it_was_synced(
-    defs: dg.Definitions, instance: dg.DagsterInstance, resource: OidSyncResource, small_catalog: list[CatalogSeries]
-) -> None:
+def test_history_sensor_waits_for_the_target_catalog(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
     sensor = defs.resolve_sensor_def(HISTORY_SENSOR)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert sensor.job_name == "oid_history"
-    # A fresh target: the catalog comes first in the history run itself, not a tick after the realtime run made it.
-    request = only_request(evaluate(defs, HISTORY_SENSOR, instance))
-    assert same_keys(request.asset_selection, [CATALOG_KEY, *series_keys(small_catalog)])
-    assert materialize(defs, instance, resource, [CATALOG_KEY]).success
-    request = only_request(evaluate(defs, HISTORY_SENSOR, instance))
-    assert same_keys(request.asset_selection, series_keys(small_catalog))
+    data = evaluate(defs, HISTORY_SENSOR, instance)
+    assert data.run_requests == [] and data.cursor is None
+    assert data.skip_message == "waiting for the target catalog (the realtime sensor materializes it first)"
 
 
 @pytest.mark.usefixtures("catalog_done")
@@ -255,6 +250,7 @@ def test_history_sensor_fills_the_newest_week_first_then_older_ones(
     )
 
 
+@pytest.mark.usefixtures("catalog_done")
 def test_history_sensor_requests_every_missing_week_in_one_range_run(
     range_defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -266,7 +262,7 @@ def test_history_sensor_requests_every_missing_week_in_one_range_run(
     first = evaluate(range_defs, HISTORY_SENSOR, instance)
     request = only_request(first)
     assert request.partition_key is None and range_of(request) == (weeks[-1], weeks[0])
-    assert same_keys(request.asset_selection, [CATALOG_KEY, *keys])  # a fresh target: its catalog in the same run
+    assert same_keys(request.asset_selection, keys)
     assert request.tags[KIND_TAG] == "history" and request.tags[ATTEMPT_TAG] == "1"
     assert json.loads(first.cursor or "") == dict.fromkeys(weeks, 1)
 
@@ -274,11 +270,10 @@ def test_history_sensor_requests_every_missing_week_in_one_range_run(
     result = launch(range_defs, instance, "oid_history", request)
     assert result.success
     pairs = {(k, w) for k in keys for w in weeks}
-    assert {(e.asset_key, e.partition) for e in result.get_asset_materialization_events()} == pairs | {
-        (CATALOG_KEY, None)
+    assert {(e.asset_key, e.partition) for e in result.get_asset_materialization_events()} == pairs
+    assert {(e.asset_key, e.partition, e.passed) for e in result.get_asset_check_evaluations()} == {
+        (k, w, True) for k, w in pairs
     }
-    series_checks = [e for e in result.get_asset_check_evaluations() if e.asset_key != CATALOG_KEY]
-    assert {(e.asset_key, e.partition, e.passed) for e in series_checks} == {(k, w, True) for k, w in pairs}
     done = evaluate(range_defs, HISTORY_SENSOR, instance, first.cursor)
     assert done.run_requests == [] and done.skip_message == "all 12 history weeks are materialized"
 
