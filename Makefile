@@ -19,7 +19,8 @@ CLOCK_TEST := oid_sync_dagster_tests/faketime/test_week_instants.py
 PYTEST_ARGS ?= -n 4 --dist load --maxschedchunk 1 --durations=20
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-deps run local-cdf test test-clock lint screenshots bench bench-engine bench-dagster bench-first-run clean
+.PHONY: install system-deps run local-cdf test test-clock lint screenshots bench bench-engine bench-dagster bench-first-run \
+	bench-product bench-event-log clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +79,14 @@ bench-dagster: $(STAMP)
 ## A fresh `oid-sync dev`: seconds until every (series, week) of the history is materialized and checked.
 bench-first-run: $(STAMP)
 	$(BIN)/python -m benchmarks.first_run_bench
+
+## `oid-sync sync --weeks 4` (the product as a user runs it) against the bare-SDK ceiling (about 3 minutes).
+bench-product: $(STAMP)
+	$(BIN)/python -m benchmarks.product_bench
+
+## What one event costs Dagster's event log on the shipped SQLite and PostgreSQL topologies (under a minute).
+bench-event-log: $(STAMP) system-deps
+	$(BIN)/python -m benchmarks.event_log_bench --postgres
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
