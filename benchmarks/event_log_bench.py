@@ -8,9 +8,10 @@ A history run of 12 weeks x 363 series makes Dagster write about 13,000 events: 
 - postgres (`--postgres`): the shipped `postgres.yaml` against a throwaway PostgreSQL server on loopback (initdb,
   as the topology tests do; needs the server binaries).
 
-Figures: wall and CPU per event, and the share of CPU in SQLAlchemy's statement compilation (cProfile over a
-second, smaller loop): Dagster's SQLite storage creates an engine per connection, so every statement is compiled
-afresh; dagster-postgres keeps one engine but opens a connection (NullPool) per write.
+Figures: wall and CPU per event (this process's CPU: for PostgreSQL the client's side only), and the share of CPU
+in SQLAlchemy's statement compilation (cProfile over a second, smaller loop): Dagster's SQLite storage creates an
+engine per connection, so every statement is compiled afresh; dagster-postgres keeps one engine but opens a
+connection (NullPool) per write.
 
 Run: `.venv/bin/python -m benchmarks.event_log_bench` (`--events`, `--postgres`). Results go to
 `benchmarks/results/event_log.json`.

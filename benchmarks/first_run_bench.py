@@ -197,7 +197,7 @@ def run(weeks: int, watch_s: float) -> dict[str, Any]:
                     elapsed = round(time.monotonic() - started, 1)
                     busy, at = machine_busy_seconds(), time.monotonic()
                     # The machine's busy cores since the last poll (all processes; 2 is all of this machine).
-                    cores = round((busy - busy_before) / (at - at_before), 2)
+                    cores = round((busy - busy_before) / (at - at_before), 2) if timeline else None  # 1st: no span
                     busy_before, at_before = busy, at
                     timeline.append((elapsed, done, cores))
                     if len(timeline) == 1 or timeline[-2][1] != done:

@@ -71,7 +71,7 @@ def test_template_validates_as_an_instance_config(instance: DagsterInstance, tmp
     assert queue_config.max_concurrent_runs == 2
     assert queue_config.tag_concurrency_limits == [{"key": "dagster/backfill", "limit": 1}]
     assert instance.run_coordinator.dequeue_interval_seconds == 1
-    assert instance.get_settings("sensors") == {"use_threads": True, "num_workers": 2}
+    assert instance.get_settings("sensors") == {"use_threads": True}
 
     # No storage configured: SQLite under DAGSTER_HOME.
     assert isinstance(instance.run_storage, SqliteRunStorage)

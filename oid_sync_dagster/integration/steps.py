@@ -104,27 +104,30 @@ def sync_series_weeks(
     def copy(week: int) -> SyncResult | None:
         return engine.sync_weeks(selected, [week], now=now, source_edge=edge) if selected else None
 
-    # The copy runs ahead, week after week, in a thread of its own; each copied week is verified in another while
-    # this thread hands Dagster the previous week's events, which Dagster writes to its event log one by one (on
-    # SQLite that takes about as long as the copy itself: overlapped, not added).
-    with (
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="oid-sync-copy") as copier,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="oid-sync-verify") as verifier,
-    ):
-        copies = [copier.submit(copy, week) for week in final]  # one at a time, newest first
-        previous: tuple[int, SyncResult | None, Future[WindowVerification | None]] | None = None
-        try:
-            for week, copied in zip(final, copies, strict=True):
-                result = copied.result()
-                verified = verifier.submit(verify, week)
-                if previous is not None:
-                    yield from events(previous[0], previous[1], previous[2].result())  # type: ignore[misc]
-                previous = (week, result, verified)
+    # The copy runs one week ahead in a thread of its own, and each copied week is verified in another, while this
+    # thread hands Dagster the previous week's events, which Dagster writes to its event log one by one (on SQLite
+    # that takes about as long as the copy itself: overlapped, not added).
+    copier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oid-sync-copy")
+    verifier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oid-sync-verify")
+    ahead = copier.submit(copy, final[0]) if final else None
+    previous: tuple[int, SyncResult | None, Future[WindowVerification | None]] | None = None
+    try:
+        for number, week in enumerate(final):
+            assert ahead is not None
+            result = ahead.result()
+            ahead = copier.submit(copy, final[number + 1]) if number + 1 < len(final) else None
+            verified = verifier.submit(verify, week)
             if previous is not None:
                 yield from events(previous[0], previous[1], previous[2].result())  # type: ignore[misc]
-        finally:
-            for pending in copies:  # a failed week or an interrupted step: no more weeks are started
-                pending.cancel()
+            previous = (week, result, verified)
+        if previous is not None:
+            yield from events(previous[0], previous[1], previous[2].result())  # type: ignore[misc]
+    finally:
+        # A failed week or a stopped step: nothing new starts, and nothing here waits. A step stopped between events
+        # leaves this generator open until the garbage collector closes it, on any thread: the week already under
+        # way (one at most) finishes on its own (idempotent; it is synced again, as any unrecorded week).
+        copier.shutdown(wait=False, cancel_futures=True)
+        verifier.shutdown(wait=False, cancel_futures=True)
     lines = [failure.line() for failure in [*failures.values(), *failed_checks][:40]]
     if waiting:
         lines.append(

@@ -159,7 +159,7 @@ def _assert_instance_is_the_shipped_topology(env: dict[str, str]) -> None:
         assert [(limit["key"], limit["limit"]) for limit in queue.tag_concurrency_limits] == [(BACKFILL_TAG, 1)]
         assert instance.global_op_concurrency_default_limit == 2
         assert instance.run_coordinator.dequeue_interval_seconds == 1
-        assert instance.get_settings("sensors") == {"use_threads": True, "num_workers": 2}
+        assert instance.get_settings("sensors") == {"use_threads": True}
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
 
 
