@@ -25,10 +25,8 @@ About 12 minutes on 2 cores.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import re
 import signal
 import subprocess
@@ -41,7 +39,15 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._server import ServerProcess, local_cdf_process, status_kb
-from benchmarks.engine_bench import Meter, configure_sdk, count_target_points, git_commit, loadavg_1m, rss_mb
+from benchmarks.engine_bench import (
+    Meter,
+    add_child_arguments,
+    count_target_points,
+    loadavg_1m,
+    provenance,
+    rss_mb,
+    write_results,
+)
 from benchmarks.local_cdf_bench import client
 from oid_sync_dagster import launcher
 from oid_sync_dagster.clients import clients_from_env
@@ -483,16 +489,7 @@ def run_dagster(server: ServerProcess, scratch: Path, catalog: list[CatalogSerie
 def run(weeks_n: int, group: str | None, engine_after: bool) -> dict[str, Any]:
     import dagster as dg
 
-    results: dict[str, Any] = {
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": platform.platform(),
-        "nproc": os.cpu_count(),
-        "python": platform.python_version(),
-        "dagster": dg.__version__,
-        "commit": git_commit(),
-        "sdk": configure_sdk(),
-        "group": group,
-    }
+    results = provenance(dagster=dg.__version__, group=group)
     with tempfile.TemporaryDirectory(prefix="oid-sync-dagster-bench-") as scratch, local_cdf_process() as server:
         source, _ = engine_client_pair(server.base_url, ENGINE_PROJECT)
         catalog = selected_catalog(SyncEngine.from_config(source, source, SyncConfig()).list_catalog(), group)
@@ -551,17 +548,14 @@ def main() -> None:
     parser.add_argument("--engine-after", action="store_true", help="measure the engine again after Dagster")
     parser.add_argument("--out", default="benchmarks/results/dagster.json")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--project", help=argparse.SUPPRESS)
-    parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    add_child_arguments(parser)
     parser.add_argument("--weeks-ms", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(engine_child(args)), flush=True)
         return
     results = run(args.weeks, args.group, args.engine_after)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    write_results(args.out, results)
     print_summary(results)
 
 

@@ -249,6 +249,31 @@ def git_commit() -> str:
     return head.stdout.strip() + (" (dirty)" if dirty.stdout.strip() else "") if head.returncode == 0 else "unknown"
 
 
+def provenance(**figures: Any) -> dict[str, Any]:
+    """The head of every results file: when, on what machine and code, with which SDK settings; then `figures`."""
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": platform.platform(),
+        "nproc": os.cpu_count(),
+        "python": platform.python_version(),
+        "commit": git_commit(),
+        "sdk": configure_sdk(),
+        **figures,
+    }
+
+
+def add_child_arguments(parser: argparse.ArgumentParser) -> None:
+    """The hidden arguments a benchmark passes to its own measurement child: where the server is, which project."""
+    parser.add_argument("--project", help=argparse.SUPPRESS)
+    parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+
+
+def write_results(out: str, results: dict[str, Any]) -> None:
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(results, indent=2) + "\n")
+
+
 def loadavg_1m() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
@@ -280,17 +305,7 @@ def run_child(
 
 
 def run(weeks: int, pairs: int, rss_weeks: list[int], realtime: int) -> dict[str, Any]:
-    results: dict[str, Any] = {
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": platform.platform(),
-        "nproc": os.cpu_count(),
-        "python": platform.python_version(),
-        "commit": git_commit(),
-        "sdk": configure_sdk(),
-        "data_now_ms": NOW_MS,
-        "weeks": weeks,
-        "pairs": [],
-    }
+    results = provenance(data_now_ms=NOW_MS, weeks=weeks, pairs=[])
     with tempfile.TemporaryDirectory(prefix="oid-sync-bench-clock-") as scratch:
         clock_file = Path(scratch) / "now_ms"
         FileClock(clock_file).set(NOW_MS)
@@ -369,9 +384,7 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/engine.json")
     # Internal: one measurement in this (child) process; prints its figures as one JSON line.
     parser.add_argument("--child", choices=["ceiling", "engine"], help=argparse.SUPPRESS)
-    parser.add_argument("--project", help=argparse.SUPPRESS)
-    parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    add_child_arguments(parser)
     parser.add_argument("--clock-file", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -379,8 +392,7 @@ def main() -> None:
         return
     rss_weeks = [int(n) for n in args.rss_weeks.split(",") if n.strip()]
     results = run(args.weeks, args.pairs, rss_weeks, args.realtime_passes)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    write_results(args.out, results)
     print(json.dumps(results, indent=2))
     print_table(results)
 

@@ -28,15 +28,14 @@ import pstats
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import dagster as dg
 
-from benchmarks.engine_bench import git_commit
+from benchmarks.engine_bench import git_commit, write_results
 
 ASSET = dg.AssetKey(["oid", "bench_series"])
 
@@ -73,17 +72,6 @@ def measure(instance: dg.DagsterInstance, events: int) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    saved = dict(os.environ)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 def _template(name: str) -> str:
     return resources.files("oid_sync_dagster").joinpath("dagster_home", name).read_text(encoding="utf-8")
 
@@ -108,7 +96,7 @@ def postgres(events: int) -> dict[str, Any]:
             "DAGSTER_PG_PASSWORD": "bench-only",
             "DAGSTER_PG_DB": "dagster",
         }
-        with _environ(env), dg.DagsterInstance.from_config(home) as instance:
+        with patch.dict(os.environ, env), dg.DagsterInstance.from_config(home) as instance:
             return measure(instance, events)
 
 
@@ -126,8 +114,7 @@ def main() -> None:
     }
     if args.postgres:
         results["postgres"] = postgres(args.events)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    write_results(args.out, results)
     json.dump(results, sys.stdout, indent=2)
     print()
 

@@ -30,7 +30,7 @@ from typing import Any
 import dagster as dg
 
 from benchmarks.dagster_bench import _NOT_INHERITED, KIND_TAG, PORT_ATTEMPTS, DevProcess
-from benchmarks.engine_bench import git_commit, machine_busy_seconds
+from benchmarks.engine_bench import git_commit, machine_busy_seconds, write_results
 from oid_sync_dagster.integration.assets import REALTIME_KEY
 from oid_sync_dagster.integration.evaluations import COMPLETE_CHECK, check_statuses
 from oid_sync_dagster.integration.records import RealtimeRecord
@@ -239,8 +239,7 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/first_run.json")
     args = parser.parse_args()
     results = run(args.weeks, args.watch_s)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    write_results(args.out, results)
     print(json.dumps({k: v for k, v in results.items() if k != "timeline"}, indent=2))
     print(f"first run: every (series, week) materialized and checked after {results['complete_s']} s (target <= 180)")
 

@@ -31,10 +31,8 @@ Run: `.venv/bin/python -m benchmarks.product_bench` (`--weeks`, default 4; `--pa
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import re
 import resource
 import subprocess
@@ -51,13 +49,14 @@ from benchmarks._server import ServerProcess, local_cdf_process
 from benchmarks.dagster_bench import DAGSTER_PROJECT, KIND_TAG, engine_client_pair
 from benchmarks.engine_bench import (
     Meter,
+    add_child_arguments,
     ceiling_copy,
-    configure_sdk,
     count_target_points,
-    git_commit,
     loadavg_1m,
     machine_busy_seconds,
+    provenance,
     rss_mb,
+    write_results,
 )
 from oid_sync_dagster.config import SyncConfig
 from oid_sync_dagster.integration.partitions import key_of
@@ -280,17 +279,7 @@ def run_product(
 
 
 def run(weeks_n: int, pairs: int) -> dict[str, Any]:
-    results: dict[str, Any] = {
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": platform.platform(),
-        "nproc": os.cpu_count(),
-        "python": platform.python_version(),
-        "dagster": dg.__version__,
-        "commit": git_commit(),
-        "sdk": configure_sdk(),
-        "weeks": weeks_n,
-        "pairs": [],
-    }
+    results = provenance(dagster=dg.__version__, weeks=weeks_n, pairs=[])
     weeks = history_weeks(wall_clock_ms(), weeks_n)  # once: both sides, every pair, the same closed weeks
     results["partitions"] = sorted(key_of(w) for w in weeks)
     with tempfile.TemporaryDirectory(prefix="oid-sync-product-bench-") as scratch_dir:
@@ -389,9 +378,7 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/product.json")
     # Internal: the ceiling's measurement in this (child) process; prints its figures as one JSON line.
     parser.add_argument("--child", choices=["ceiling"], help=argparse.SUPPRESS)
-    parser.add_argument("--project", help=argparse.SUPPRESS)
-    parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    add_child_arguments(parser)
     parser.add_argument("--weeks-ms", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -400,8 +387,7 @@ def main() -> None:
     if args.weeks < 1 or args.pairs < 1:
         parser.error("--weeks and --pairs must be 1 or more")
     results = run(args.weeks, args.pairs)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    write_results(args.out, results)
     print_table(results)
 
 
