@@ -51,6 +51,7 @@ from cognite.client import ClientConfig, CogniteClient, global_config
 from cognite.client.credentials import OAuthClientCredentials
 from cognite.client.data_classes.data_modeling import NodeId
 
+from oid_sync_dagster.integration.keys import DEFAULT_NAMES
 from oid_sync_dagster.launcher import live_group_members, server_info
 from oid_sync_dagster.local_cdf.settings import DEV_CLIENT_ID, DEV_CLIENT_SECRET
 from oid_sync_dagster_tests.graphql import (
@@ -506,7 +507,8 @@ def _verify_postgres(
     }
     assert materialized == {(tuple(path), week) for path in paths for week in weeks}, "materializations differ"
 
-    # The limits held across all runs: every step takes the `cdf_api` pool (default_limit 2), runs at most 2.
+    # The limits held across all runs: the series shards' steps take the `cdf_api` pool, the catalog and realtime
+    # steps `cdf_api_live` (default_limit 2 each): at most 2 of each at once; runs at most 2.
     spans: dict[tuple[str, str], dict[str, float]] = {}
     rows = _query(
         pg,
@@ -519,8 +521,12 @@ def _verify_postgres(
         spans.setdefault((run, step), {})["start" if kind == event("STEP_START") else "end"] = at.replace(
             tzinfo=UTC
         ).timestamp()
-    steps_at_once = _max_overlap([(s["start"], s["end"]) for s in spans.values()])
+    shards = {key for key in spans if key[1] in {DEFAULT_NAMES.shard(group) for group in SERIES_GROUPS}}
+    assert {step for run, step in shards if run == run_id}, f"no shard step of the backfill run among {list(spans)}"
+    steps_at_once = _max_overlap([(s["start"], s["end"]) for key, s in spans.items() if key in shards])
     assert steps_at_once <= 2, f"{steps_at_once} steps held pool {POOL} at once (limit 2)"
+    live_at_once = _max_overlap([(s["start"], s["end"]) for key, s in spans.items() if key not in shards])
+    assert live_at_once <= 2, f"{live_at_once} steps held pool {DEFAULT_NAMES.live_pool} at once (limit 2)"
     runs = _query(pg, password, "SELECT start_time, end_time FROM runs WHERE start_time IS NOT NULL")
     runs_at_once = _max_overlap([(start, end) for start, end in runs])
     assert runs_at_once <= 2, f"{runs_at_once} runs at once (max_concurrent_runs 2)"
