@@ -34,9 +34,17 @@ from oid_sync_dagster.sync.windows import WEEK_MS, week_start
 REALTIME_MAX_RUNTIME_S = 3600  # a realtime pass takes seconds to minutes; catch-up after an outage is capped
 # A history run's step processes fork from a server that imported Dagster, the SDK, numpy and this package once for
 # the run, instead of each importing them in a fresh interpreter: about 2 s sooner and 2 CPU seconds cheaper a step,
-# and a 12-week range runs seven steps.
+# and a 12-week range runs six steps. The rest of the multiprocess executor's config (max_concurrent, retries, ...)
+# stays the launchpad's to set; a start method given there wins.
+FORKSERVER = {"forkserver": {"preload_modules": ["dagster", "oid_sync_dagster.integration.component"]}}
+
+
+def _with_forkserver(config: dict) -> dict:
+    return {**config, "start_method": config.get("start_method") or FORKSERVER}
+
+
 HISTORY_EXECUTOR = dg.multiprocess_executor.configured(
-    {"start_method": {"forkserver": {"preload_modules": ["dagster", "oid_sync_dagster.integration.component"]}}}
+    _with_forkserver, config_schema=dg.multiprocess_executor.config_schema
 )
 
 

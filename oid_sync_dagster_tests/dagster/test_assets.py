@@ -3,6 +3,7 @@ realtime, isolation, checks. Every count is compared with the target itself."""
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -93,6 +94,19 @@ def test_location_shape(
     checks = {ck.name for ck in graph.asset_check_keys if ck.asset_key in series_keys}
     assert checks == {"complete"}
     assert {s.name for s in repo.sensor_defs} == {"oid_realtime_sensor", "oid_history_sensor"}
+
+
+def test_history_steps_fork_from_a_preloaded_server_and_the_launchpad_keeps_the_rest(defs: dg.Definitions) -> None:
+    history = defs.resolve_job_def("oid_history")
+    forkserver = {"forkserver": {"preload_modules": ["dagster", "oid_sync_dagster.integration.component"]}}
+    assert dg.validate_run_config(history, {})["execution"]["multiprocess"]["start_method"] == forkserver
+    chosen = dg.validate_run_config(history, {"execution": {"config": {"max_concurrent": 1}}})["execution"]
+    assert chosen["multiprocess"]["max_concurrent"] == 1 and chosen["multiprocess"]["start_method"] == forkserver
+    spawn = {"execution": {"config": {"start_method": {"spawn": {}}}}}
+    assert dg.validate_run_config(history, spawn)["execution"]["multiprocess"]["start_method"] == {"spawn": {}}
+    # The preloaded modules import: a typo here would fail every history step at its first fork.
+    for module in forkserver["forkserver"]["preload_modules"]:
+        importlib.import_module(module)
 
 
 def test_translator_subclass_changes_keys_and_groups(
