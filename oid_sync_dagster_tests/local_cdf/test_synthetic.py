@@ -263,6 +263,42 @@ def test_generation_in_small_chunks_changes_nothing(monkeypatch: pytest.MonkeyPa
     assert_same(fresh.points(s, start, end, limit=3000), first)
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    series=st.sampled_from(CATALOG),
+    a=st.integers(0, 60 * DAY),
+    reads=st.lists(st.tuples(st.integers(-2 * HOUR, 2 * HOUR), st.integers(1, 2 * HOUR)), min_size=1, max_size=6),
+    limit=st.one_of(st.none(), st.integers(1, 40)),
+)
+def test_small_reads_through_the_block_cache_equal_generating_them(
+    series: SourceSeries, a: int, reads: list[tuple[int, int]], limit: int | None
+) -> None:
+    """The live edge's reads (an hour for the newest point, then minutes) come from cached blocks: whatever the
+    order, overlap and limit, they equal a fresh generation of the same range, which never uses the cache."""
+    cached = SyntheticSource(CATALOG, history_start_ms=HISTORY_START)
+    for offset, span in reads:
+        start = HISTORY_START + a + offset
+        expected = head(
+            SOURCE.points(series, start - 10 * DAY, start + span + 10 * DAY).cut(start, start + span, None),
+            limit if limit is not None else 10**9,
+        )
+        assert_same(cached.points(series, start, start + span, limit), expected)
+
+
+def test_the_block_cache_is_bounded_and_evicts_the_oldest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(synthetic, "_CACHE_MAX_BLOCKS", 5)
+    source = SyntheticSource(CATALOG, history_start_ms=HISTORY_START)
+    s = BY_KIND["analog"][0]
+    span = synthetic._CACHE_BLOCK_SLOTS * 60_000  # one block of an analog series: its period is just under a minute
+    for n in range(12):
+        source.points(s, HISTORY_START + n * 3 * span, HISTORY_START + n * 3 * span + 1000)
+    blocks = source._recent._blocks
+    assert len(blocks) == 5
+    period = source._plan(s).period
+    newest = {(HISTORY_START + n * 3 * span) // period // synthetic._CACHE_BLOCK_SLOTS for n in range(7, 12)}
+    assert {b for _, b in blocks} == newest
+
+
 @pytest.mark.parametrize("kind", ["analog", "digital", "string", "step"])
 def test_timestamps_are_ascending_and_inside_the_window(kind: str) -> None:
     start, end = HISTORY_START - 3 * DAY, HISTORY_START + 10 * DAY + 12_345
