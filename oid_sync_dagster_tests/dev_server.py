@@ -34,6 +34,9 @@ CATALOG = ["oid", "target_catalog"]
 REALTIME = ["oid", "realtime"]
 REALTIME_JOB = "oid_realtime"
 HISTORY_SENSOR, REALTIME_SENSOR = "oid_history_sensor", "oid_realtime_sensor"
+# `oid-sync dev` with the history sensor stopped from the start (automation.history_sensor's environment variable):
+# stopped through the UI instead, the sensor's first tick may already have requested the whole history.
+HISTORY_STOPPED = {"OID_SYNC_HISTORY_SENSOR": "stopped"}
 KIND_TAG = "oid_sync/kind"
 
 READY_TIMEOUT_S = 90.0

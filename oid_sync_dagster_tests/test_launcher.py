@@ -32,6 +32,7 @@ from dagster._core.storage.runs import SqliteRunStorage  # private: Dagster expo
 
 from oid_sync_dagster import cli, launcher
 from oid_sync_dagster.local_cdf.settings import DEV_CLIENT_ID, DEV_CLIENT_SECRET
+from oid_sync_dagster_tests.dev_server import HISTORY_STOPPED
 
 REPO = Path(__file__).resolve().parents[1]
 OID_SYNC = Path(sys.executable).with_name("oid-sync")
@@ -344,12 +345,14 @@ def start_launcher(tmp_path: Path) -> Iterator[Callable[[int, Path], RunningLaun
     started: list[RunningLauncher] = []
 
     def start(port: int, home: Path) -> RunningLauncher:
-        # The real code location runs, sensors included: never with a developer's CDF settings or credentials.
+        # The real code location runs, realtime sensor included: never with a developer's CDF settings or credentials.
+        # History stays stopped: these tests are about signals and process groups, and a stop that lands while the
+        # daemon submits the first history run (thousands of planned events) waits for it, up to the grace period.
         env = {key: value for key, value in os.environ.items() if not key.startswith(_NOT_INHERITED)}
         process = subprocess.Popen(
             [str(OID_SYNC), "dev", "--port", str(port), "--dagster-home", str(home)],
             cwd=tmp_path,  # the workspace must be found from the package, not from the working directory
-            env={**env, "PYTHONUNBUFFERED": "1"},
+            env={**env, **HISTORY_STOPPED, "PYTHONUNBUFFERED": "1"},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -65,6 +65,7 @@ def build_definitions(
     history_interval_s: int = 30,
     history_max_attempts: int = 3,
     history_weeks_per_run: int | None = None,
+    history_sensor_running: bool = True,
     realtime_warn_lag_s: float = 15 * 60,
     realtime_error_lag_s: float = 60 * 60,
     clock: Callable[[], int] = wall_clock_ms,
@@ -96,9 +97,11 @@ def build_definitions(
         # step process imports Dagster and loads the code location again (about 5 s of CPU), once a minute.
         executor_def=dg.in_process_executor,
     )
+    # The catalog is in the history job too: on a target never synced, the history sensor's first run brings it
+    # along (the series steps run after it, their upstream) instead of waiting for the realtime run to make it.
     history_job = dg.define_asset_job(
         names.job("history"),
-        selection=series_keys,
+        selection=[names.target_catalog, *series_keys],
         tags={KIND_TAG: names.kind("history")},
         executor_def=HISTORY_EXECUTOR,
     )
@@ -130,6 +133,7 @@ def build_definitions(
                 reset_token=_reset_token(config),
                 clock=clock,
                 names=names,
+                running=history_sensor_running,
             ),
         ],
         schedules=[build_realtime_schedule(realtime_job.name, names)],

@@ -16,7 +16,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import dagster as dg
 import yaml
@@ -38,6 +38,7 @@ from oid_sync_dagster.integration.resources import OidSyncResource, environment_
 from oid_sync_dagster.integration.translator import OidSyncTranslator
 
 CONFIG_ENV = ENV_VARS["config_path"]  # a YAML file in the predecessor's schema, when no attribute names one
+HISTORY_SENSOR_ENV = "OID_SYNC_HISTORY_SENSOR"  # automation.history_sensor, when the attribute is not given
 
 
 class ComponentAttributeError(ValueError):
@@ -77,6 +78,17 @@ class AutomationAttributes(dg.Model):
     history_weeks_per_run: int | None = Field(
         None, description="Most weeks one history run syncs (a range, newest first); unset: every missing week."
     )
+    history_sensor: Literal["running", "stopped"] | None = Field(
+        None,
+        description="The history sensor's status until toggled in the UI; stopped: only backfills fill history. "
+        f"Default: ${HISTORY_SENSOR_ENV}, else running.",
+    )
+
+    def history_sensor_running(self) -> bool:
+        status = self.history_sensor or os.environ.get(HISTORY_SENSOR_ENV, "").strip() or "running"
+        if status not in ("running", "stopped"):
+            raise ComponentAttributeError(f"{HISTORY_SENSOR_ENV}: running or stopped (got {status!r})")
+        return status == "running"
 
 
 class ChecksAttributes(dg.Model):
@@ -197,6 +209,7 @@ class OidSyncComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
         self._check_positive("automation.history_max_attempts", self.automation.history_max_attempts)
         if self.automation.history_weeks_per_run is not None:
             self._check_positive("automation.history_weeks_per_run", self.automation.history_weeks_per_run)
+        self.automation.history_sensor_running()
         if self.checks.realtime_warn_lag_s < 60:  # Dagster's freshness windows are whole minutes at least
             raise ComponentAttributeError(
                 f"checks.realtime_warn_lag_s: must be at least 60 (got {self.checks.realtime_warn_lag_s:g})"
@@ -267,6 +280,7 @@ class OidSyncComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
             "history_interval_s": self.automation.history_interval_s,
             "history_max_attempts": self.automation.history_max_attempts,
             "history_weeks_per_run": self.automation.history_weeks_per_run,
+            "history_sensor_running": self.automation.history_sensor_running(),
             "realtime_warn_lag_s": self.checks.realtime_warn_lag_s,
             "realtime_error_lag_s": self.checks.realtime_error_lag_s,
             "names": self.names(),

@@ -131,11 +131,13 @@ def build_history_sensor(
     reset_token: str | None = None,
     clock: Callable[[], int] = wall_clock_ms,
     names: Names = DEFAULT_NAMES,
+    running: bool = True,
 ) -> dg.SensorDefinition:
-    """reset_token: set when the config asks for `reset_backfill`; every history week is synced once more, once
-    per distinct token (the predecessor repeated its reset on every run). clock: ms; the tick reads it once, so
-    the weeks it considers and the cooldowns it measures share one instant (tests set it to cross a Monday).
-    weeks_per_run: most weeks in one run; None: every missing week (contiguous) in one run."""
+    """running: the sensor's default status (the UI's toggle overrides it). reset_token: set when the config asks
+    for `reset_backfill`; every history week is synced once more, once per distinct token (the predecessor repeated
+    its reset on every run). clock: ms; the tick reads it once, so the weeks it considers and the cooldowns it
+    measures share one instant (tests set it to cross a Monday). weeks_per_run: most weeks in one run; None: every
+    missing week (contiguous) in one run."""
     check_keys = [dg.AssetCheckKey(key, COMPLETE_CHECK) for key in series_keys]
     owned = set(series_keys)
 
@@ -143,7 +145,7 @@ def build_history_sensor(
         name=names.sensor("history"),
         job_name=job_name,
         minimum_interval_seconds=interval_s,
-        default_status=dg.DefaultSensorStatus.RUNNING,
+        default_status=dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED,
         description=f"Fills the last {n_weeks} weeks, newest first, all missing weeks in one run (a range), and "
         f"re-syncs a week whose completeness check failed (at most {max_attempts} attempts per week and hour). "
         "Stop it to pause history.",
@@ -154,8 +156,9 @@ def build_history_sensor(
             return dg.SkipReason("a history run is still queued or running")
         if _backfill_in_flight(instance, owned):
             return dg.SkipReason("a backfill is running; history resumes when it is done")
-        if instance.get_latest_materialization_event(names.target_catalog) is None:
-            return dg.SkipReason("waiting for the target catalog (the realtime sensor materializes it first)")
+        # A target never synced gets its catalog in the same run, as the series' upstream step: the first history
+        # run starts a tick sooner than if it waited for the realtime run to make the catalog.
+        with_catalog = instance.get_latest_materialization_event(names.target_catalog) is None
         attempts: dict = json.loads(context.cursor) if context.cursor else {}
         now = clock()
         weeks = [w for w in history_weeks(now, n_weeks) if w >= first_partition_week]
@@ -197,6 +200,7 @@ def build_history_sensor(
                     break
                 run.append((week, missing))
             selection = [key for key in series_keys if any(key in missing for _, missing in run)]
+            selection = [names.target_catalog, *selection] if with_catalog else selection
             keys = [key_of(week) for week, _ in run]
             for pk in keys:
                 attempts[pk] = attempts.get(pk, 0) + 1

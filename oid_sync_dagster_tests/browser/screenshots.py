@@ -33,7 +33,7 @@ from oid_sync_dagster.integration.translator import GROUPS as SERIES_GROUPS
 from oid_sync_dagster.local_cdf import plant
 from oid_sync_dagster_tests.browser.ui import DagsterUI, chromium_page
 from oid_sync_dagster_tests.dev_server import (
-    HISTORY_SENSOR,
+    HISTORY_STOPPED,
     KIND_TAG,
     REALTIME,
     REALTIME_JOB,
@@ -129,9 +129,8 @@ def shoot_viewer(page: Page, viewer_link: str, chart_url: str, out: Path) -> dic
 
 def regenerate(out: Path, workdir: Path, group: str, n_weeks: int, realtime_points: int) -> dict[str, Path]:
     started = time.monotonic()
-    with dagster_dev(workdir) as server:
+    with dagster_dev(workdir, extra_env=HISTORY_STOPPED) as server:  # only the backfill syncs history: pictures of it
         gql, repo = server.gql, server.repo
-        gql.stop_sensor_for_good(repo, HISTORY_SENSOR)  # only the backfill syncs history, so the pictures show just it
         assets = gql.assets_in_group(repo, group)
         paths = [asset["path"] for asset in assets]
         series = paths[0]

@@ -155,6 +155,7 @@ BAD_ATTRIBUTES = [
     ),
     ({"automation": {"realtime_interval_s": 0}}, "automation.realtime_interval_s", "must be positive (got 0)"),
     ({"automation": {"history_max_attempts": -1}}, "automation.history_max_attempts", "must be positive (got -1)"),
+    ({"automation": {"history_sensor": "paused"}}, "automation.history_sensor", "'running' or 'stopped'"),
     (
         {"checks": {"realtime_warn_lag_s": 600, "realtime_error_lag_s": 60}},
         "checks.realtime_error_lag_s",
@@ -236,6 +237,33 @@ def test_attributes_reach_the_definitions(
     intervals = {sensor.name: sensor.minimum_interval_seconds for sensor in defs.sensors or []}
     assert intervals == {"oid_realtime_sensor": 45, "oid_history_sensor": 20}
     assert component.get_resource().sync_config().sync_configuration.history_weeks == 3
+
+
+def history_sensor_status(component: OidSyncComponent, state: object) -> dg.DefaultSensorStatus:
+    defs = component.build_definitions(state)  # type: ignore[arg-type]
+    return defs.resolve_sensor_def("oid_history_sensor").default_status
+
+
+def test_the_history_sensor_starts_as_the_attribute_or_the_environment_says(
+    state: object, live_cdf: RunningLocalCDF, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OID_SYNC_LOCAL_CDF_URL", live_cdf.base_url)
+    monkeypatch.delenv("OID_SYNC_HISTORY_SENSOR", raising=False)
+    running, stopped = dg.DefaultSensorStatus.RUNNING, dg.DefaultSensorStatus.STOPPED
+    default = OidSyncComponent.model_validate({})
+    assert history_sensor_status(default, state) == running
+    paused = OidSyncComponent.model_validate({"automation": {"history_sensor": "stopped"}})
+    assert history_sensor_status(paused, state) == stopped
+    monkeypatch.setenv("OID_SYNC_HISTORY_SENSOR", "stopped")  # `OID_SYNC_HISTORY_SENSOR=stopped oid-sync dev`
+    assert history_sensor_status(default, state) == stopped
+    forced = OidSyncComponent.model_validate({"automation": {"history_sensor": "running"}})
+    assert history_sensor_status(forced, state) == running  # the attribute wins over the environment
+    # The realtime sensor keeps running either way: the live edge is never paused with history.
+    defs = default.build_definitions(state)  # type: ignore[arg-type]
+    assert defs.resolve_sensor_def("oid_realtime_sensor").default_status == running
+    monkeypatch.setenv("OID_SYNC_HISTORY_SENSOR", "off")
+    with pytest.raises(ComponentAttributeError, match=r"^OID_SYNC_HISTORY_SENSOR: running or stopped \(got 'off'\)$"):
+        default.validate_attributes()
 
 
 # ---------- two instances ----------

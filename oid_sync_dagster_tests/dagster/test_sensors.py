@@ -183,13 +183,35 @@ def test_realtime_schedule_every_10_minutes_utc_stopped_by_default(
 # ---------- history sensor ----------
 
 
-def test_history_sensor_waits_for_the_target_catalog(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
+@pytest.mark.clock  # weeks from the wall clock: also run under faketime at four instants (Makefile)
+def test_history_sensor_brings_the_target_catalog_along_to_a_target_never_synced(
+    state: CatalogState,
+    resource: OidSyncResource,
+    instance: dg.DagsterInstance,
+    small_catalog: list[CatalogSeries],
+    now_ms: int,
+) -> None:
+    defs = build_definitions(
+        state, config=SyncConfig(), resource=resource, clock=lambda: now_ms, history_weeks_per_run=1
+    )
     sensor = defs.resolve_sensor_def(HISTORY_SENSOR)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert sensor.job_name == "oid_history"
-    data = evaluate(defs, HISTORY_SENSOR, instance)
-    assert data.run_requests == [] and data.cursor is None
-    assert data.skip_message == "waiting for the target catalog (the realtime sensor materializes it first)"
+    keys, newest = series_keys(small_catalog), weeks_at(now_ms)[0]
+    first = evaluate(defs, HISTORY_SENSOR, instance)
+    request = only_request(first)
+    selection = list(request.asset_selection or [])
+    assert request.partition_key == newest and selection[0] == CATALOG_KEY and same_keys(selection[1:], keys)
+
+    # One run makes the catalog, then the week's series upon it (their upstream): no tick waits for realtime.
+    result = launch(defs, instance, "oid_history", request)
+    assert result.success
+    materialized = [(e.asset_key, e.partition) for e in result.get_asset_materialization_events()]
+    assert materialized[0] == (CATALOG_KEY, None)
+    assert sorted(materialized[1:]) == sorted((k, newest) for k in keys)
+    # From then on the catalog is the realtime sensor's to keep: history runs carry series only.
+    second = only_request(evaluate(defs, HISTORY_SENSOR, instance, first.cursor))
+    assert second.partition_key == weeks_at(now_ms)[1] and same_keys(second.asset_selection, keys)
 
 
 @pytest.mark.usefixtures("catalog_done")

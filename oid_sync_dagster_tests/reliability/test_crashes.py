@@ -26,7 +26,7 @@ from oid_sync_dagster.local_cdf.server import serve_in_thread
 from oid_sync_dagster.local_cdf.settings import LocalCDFSettings
 from oid_sync_dagster.sync.windows import MINUTE_MS, WEEK_MS, Window
 from oid_sync_dagster_tests.conftest import make_client
-from oid_sync_dagster_tests.dev_server import HISTORY_SENSOR, REALTIME_SENSOR, dagster_dev, ensure_target_catalog
+from oid_sync_dagster_tests.dev_server import HISTORY_STOPPED, REALTIME_SENSOR, dagster_dev, ensure_target_catalog
 from oid_sync_dagster_tests.graphql import BACKFILL_SUCCESS, BACKFILL_TAG, poll
 from oid_sync_dagster_tests.sync.conftest import Points, assert_same_points, read_points
 
@@ -61,9 +61,8 @@ def _materialized_weeks(instance: dg.DagsterInstance, run_id: str) -> int:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_a_run_killed_mid_backfill_is_retried_and_completes_exactly(tmp_path: Path) -> None:
-    with dagster_dev(tmp_path) as dev:
+    with dagster_dev(tmp_path, extra_env=HISTORY_STOPPED) as dev:  # only the backfill syncs history
         gql, repo = dev.gql, dev.repo
-        gql.stop_sensor_for_good(repo, HISTORY_SENSOR)  # only the backfill syncs history
         assets = gql.assets_in_group(repo, GROUP)
         paths = [asset["path"] for asset in assets]
         external_ids = {tuple(asset["path"]): asset["metadata"]["external_id"] for asset in assets}
