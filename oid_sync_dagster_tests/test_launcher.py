@@ -38,7 +38,9 @@ REPO = Path(__file__).resolve().parents[1]
 OID_SYNC = Path(sys.executable).with_name("oid-sync")
 READY_TIMEOUT_S = 90.0
 _NOT_INHERITED = ("DAGSTER_HOME", "CDF_", "IDP_", "OID_SYNC_", "OPEN_ID_")
-EXIT_TIMEOUT_S = 30.0
+# The launcher's promise: everything stopped within its grace period (a clean stop, which the tests check by its
+# "Dagster stopped." line), else SIGKILL. A run worker mid-step on a loaded machine can take most of it.
+EXIT_TIMEOUT_S = launcher.STOP_GRACE_S + 10.0
 
 
 # --- the shipped dagster.yaml -------------------------------------------------------------------------------

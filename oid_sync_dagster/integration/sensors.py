@@ -30,6 +30,7 @@ PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 GIVE_UP_COOLDOWN_MS = 60 * 60 * 1000  # a week that used up its attempts gets a new round an hour later
+CATALOG_BROUGHT = "_catalog_brought"  # in the history sensor's cursor: a run of it brought the target catalog along
 
 
 def _busy(instance: dg.DagsterInstance, kind: str, log: logging.Logger | None = None) -> bool:
@@ -156,14 +157,18 @@ def build_history_sensor(
             return dg.SkipReason("a history run is still queued or running")
         if _backfill_in_flight(instance, owned):
             return dg.SkipReason("a backfill is running; history resumes when it is done")
-        # A target never synced gets its catalog in the same run, as the series' upstream step: the first history
-        # run starts a tick sooner than if it waited for the realtime run to make the catalog.
-        with_catalog = instance.get_latest_materialization_event(names.target_catalog) is None
+        catalog_missing = instance.get_latest_materialization_event(names.target_catalog) is None
         attempts: dict = json.loads(context.cursor) if context.cursor else {}
         now = clock()
         weeks = [w for w in history_weeks(now, n_weeks) if w >= first_partition_week]
         if reset_token is not None and attempts.get("_reset") != reset_token:
             attempts = {"_reset": reset_token, "_resync": [key_of(w) for w in weeks]}
+        # A target never synced gets its catalog in the sensor's first run, as the series' upstream step: history
+        # starts a tick sooner than if it waited for the realtime run to make it. Once only: should that run fail to
+        # make it (the target down, say), the sensor waits for the catalog rather than submit the whole history again
+        # every tick, and the failed run cost each of its weeks one attempt.
+        if catalog_missing and attempts.get(CATALOG_BROUGHT):
+            return dg.SkipReason("waiting for the target catalog (the realtime sensor materializes it first)")
         resync: list[str] = attempts.get("_resync", [])
         given_up_at: dict[str, int] = attempts.setdefault("_given_up_at", {})
         for pk, at in list(given_up_at.items()):
@@ -200,7 +205,9 @@ def build_history_sensor(
                     break
                 run.append((week, missing))
             selection = [key for key in series_keys if any(key in missing for _, missing in run)]
-            selection = [names.target_catalog, *selection] if with_catalog else selection
+            if catalog_missing:
+                selection = [names.target_catalog, *selection]
+                attempts[CATALOG_BROUGHT] = True
             keys = [key_of(week) for week, _ in run]
             for pk in keys:
                 attempts[pk] = attempts.get(pk, 0) + 1

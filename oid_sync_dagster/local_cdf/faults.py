@@ -44,6 +44,7 @@ class _Rule:
     remaining: int | None  # scripted: how many more matches; None: rate based
     rate: float = 1.0
     until: float | None = None  # outage: active until this clock reading; None: no end
+    starts_s: float | None = None  # an outage that begins at its first match: it then lasts this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +83,26 @@ class FaultInjector:
         with self._lock:
             self._rules.append(_Rule(method, re.compile(path), fault, remaining=None, rate=rate))
 
-    def outage(self, path: str, fault: Fault, duration_s: float, rate: float = 1.0, method: str | None = None) -> None:
-        """Every matching request (or a seeded `rate` of them) gets `fault` for the next `duration_s` seconds."""
+    def outage(
+        self,
+        path: str,
+        fault: Fault,
+        duration_s: float,
+        rate: float = 1.0,
+        method: str | None = None,
+        *,
+        from_first_match: bool = False,
+    ) -> None:
+        """Every matching request (or a seeded `rate` of them) gets `fault` for the next `duration_s` seconds; with
+        `from_first_match`, for `duration_s` seconds from the first matching request (however slow the client is to
+        send it: a test on a loaded machine still sees its client meet the outage)."""
         with self._lock:
-            until = self._clock() + duration_s
-            self._rules.append(_Rule(method, re.compile(path), fault, remaining=None, rate=rate, until=until))
+            rule = _Rule(method, re.compile(path), fault, remaining=None, rate=rate)
+            if from_first_match:
+                rule.starts_s = duration_s
+            else:
+                rule.until = self._clock() + duration_s
+            self._rules.append(rule)
 
     def clear(self) -> None:
         with self._lock:
@@ -124,6 +140,8 @@ class FaultInjector:
             for rule in self._rules:
                 if rule.method not in (None, method) or not rule.path.search(path):
                     continue
+                if rule.starts_s is not None:  # its first match: the outage begins now
+                    rule.until, rule.starts_s = self._clock() + rule.starts_s, None
                 if rule.remaining is not None:
                     self._rules.remove(rule)
                     self.injected[rule.fault.kind] += 1

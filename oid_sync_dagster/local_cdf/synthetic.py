@@ -23,7 +23,7 @@ import os
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -86,6 +86,9 @@ class Points:
         """The points with start <= ts < end, the first `limit` of them if given."""
         i, j = np.searchsorted(self.timestamps, [start, end]).tolist()
         return self.take(slice(i, j if limit is None else min(j, i + limit)))
+
+    def copy(self) -> Points:
+        return Points(*(a.copy() for a in (self.timestamps, self.values, self.status)))
 
     @staticmethod
     def concat(parts: Sequence[Points]) -> Points:
@@ -747,7 +750,7 @@ class SyntheticSource:
         period = plan.period
         k, k_stop = lo // period, (end - 1) // period + 1  # the slots that overlap [lo, end)
         if k_stop - k <= _CACHED_READ_SLOTS:
-            return self._recent.points(plan, series.id, k, k_stop).cut(lo, end, limit)
+            return self._recent.points(plan, _plan_key(series), k, k_stop).cut(lo, end, limit)
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         found = 0
         while k < k_stop and (limit is None or found < limit):
@@ -798,7 +801,7 @@ class SyntheticSource:
         return status
 
     def _plan(self, series: SourceSeries) -> _Plan:
-        key = (series.id, series.kind, series.unit, series.name)
+        key = _plan_key(series)
         plan = self._plans.get(key)
         if plan is None:
             plan = self._plans[key] = _make_plan(series, self._periods_s[series.kind])
@@ -808,6 +811,11 @@ class SyntheticSource:
         """Slot indices and points of the occupied slots in [k_lo, k_hi)."""
         slots, ts, h = _occupied(plan, k_lo, k_hi)
         return slots, Points(timestamps=ts, values=_values(plan, slots, ts, h), status=self._status(plan, slots))
+
+
+def _plan_key(series: SourceSeries) -> tuple[int, str, str | None, str]:
+    """What a series' points depend on besides time (and the source's settings)."""
+    return (series.id, series.kind, series.unit, series.name)
 
 
 class _RecentBlocks:
@@ -821,18 +829,20 @@ class _RecentBlocks:
 
     def __init__(self, source: SyntheticSource) -> None:
         self._source = source
-        self._blocks: OrderedDict[tuple[int, int], Points] = OrderedDict()
+        self._blocks: OrderedDict[tuple[Hashable, int], Points] = OrderedDict()
         self._lock = threading.Lock()  # the local CDF serves requests from a thread pool
+        # A few blocks per series: the live edge of every series of a large CSV catalog too.
+        self._max_blocks = max(_CACHE_MAX_BLOCKS, 4 * len(source.catalog))
 
-    def points(self, plan: _Plan, series_id: int, k_lo: int, k_hi: int) -> Points:
+    def points(self, plan: _Plan, plan_key: Hashable, k_lo: int, k_hi: int) -> Points:
         """The points of the blocks that cover slots [k_lo, k_hi)."""
         size = _CACHE_BLOCK_SLOTS
         blocks = range(k_lo // size, (k_hi - 1) // size + 1)
         with self._lock:
-            found = {b: self._blocks.get((series_id, b)) for b in blocks}
+            found = {b: self._blocks.get((plan_key, b)) for b in blocks}
             for b, block in found.items():
                 if block is not None:
-                    self._blocks.move_to_end((series_id, b))
+                    self._blocks.move_to_end((plan_key, b))
         missing = [b for b, block in found.items() if block is None]
         if missing:  # one generation for every missing block: the blocks read together are contiguous
             first, stop = missing[0], missing[-1] + 1
@@ -840,9 +850,10 @@ class _RecentBlocks:
             edges = np.searchsorted(slots, np.arange(first, stop + 1, dtype=np.int64) * size).tolist()
             with self._lock:
                 for b, i, j in zip(range(first, stop), edges, edges[1:], strict=False):
-                    block = found[b] = generated.take(slice(i, j))
-                    self._blocks[(series_id, b)] = block
-                while len(self._blocks) > _CACHE_MAX_BLOCKS:
+                    # A copy: a view would keep the whole generated window alive after its neighbours are evicted.
+                    block = found[b] = generated.take(slice(i, j)).copy()
+                    self._blocks[(plan_key, b)] = block
+                while len(self._blocks) > self._max_blocks:
                     self._blocks.popitem(last=False)
         parts = [found[b] for b in blocks]
         return parts[0] if len(parts) == 1 else Points.concat(parts)

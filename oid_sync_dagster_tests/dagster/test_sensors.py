@@ -185,6 +185,7 @@ def test_realtime_schedule_every_10_minutes_utc_stopped_by_default(
 
 @pytest.mark.clock  # weeks from the wall clock: also run under faketime at four instants (Makefile)
 def test_history_sensor_brings_the_target_catalog_along_to_a_target_never_synced(
+    range_defs: dg.Definitions,
     state: CatalogState,
     resource: OidSyncResource,
     instance: dg.DagsterInstance,
@@ -202,6 +203,14 @@ def test_history_sensor_brings_the_target_catalog_along_to_a_target_never_synced
     request = only_request(first)
     selection = list(request.asset_selection or [])
     assert request.partition_key == newest and selection[0] == CATALOG_KEY and same_keys(selection[1:], keys)
+    # Once only: had that run not made the catalog (the target down, say), the sensor waits for it as before
+    # instead of submitting the history again every tick.
+    waiting = evaluate(defs, HISTORY_SENSOR, instance, first.cursor)
+    assert waiting.run_requests == [] and waiting.cursor == first.cursor  # nothing counted
+    assert waiting.skip_message == "waiting for the target catalog (the realtime sensor materializes it first)"
+    # The shipped first run is a range of every missing week: the catalog comes along all the same.
+    ranged = only_request(evaluate(range_defs, HISTORY_SENSOR, instance))
+    assert range_of(ranged) == (weeks_at(now_ms)[-1], newest) and ranged.asset_selection[0] == CATALOG_KEY
 
     # One run makes the catalog, then the week's series upon it (their upstream): no tick waits for realtime.
     result = launch(defs, instance, "oid_history", request)

@@ -117,6 +117,20 @@ def test_outages_end_by_the_injectors_clock() -> None:
     assert faults.describe() == {"rules": [], "injected": {"503": 2}}
 
 
+def test_an_outage_from_its_first_match_lasts_its_duration_from_that_request() -> None:
+    now = [100.0]
+    faults = FaultInjector(clock=lambda: now[0])
+    faults.outage("^/oauth2/token$", Fault(status=503), duration_s=30, from_first_match=True)
+    now[0] = 500.0  # the client comes late (a loaded machine): the outage waits for it
+    assert faults.decide("POST", "/api/v1/projects/p/timeseries/list") is None  # another path starts nothing
+    assert faults.decide("POST", "/oauth2/token") == Fault(status=503)
+    now[0] = 529.999
+    assert faults.decide("POST", "/oauth2/token") is not None
+    now[0] = 530.0
+    assert faults.decide("POST", "/oauth2/token") is None
+    assert faults.describe() == {"rules": [], "injected": {"503": 2}}
+
+
 def test_an_applied_fault_commits_the_write_and_loses_its_answer(local_cdf: RunningLocalCDF) -> None:
     client = make_client(local_cdf, "target")
     client.time_series.create(TimeSeriesWrite(external_id="lost-answer"))

@@ -287,8 +287,8 @@ def test_small_reads_through_the_block_cache_equal_generating_them(
 
 def test_the_block_cache_is_bounded_and_evicts_the_oldest(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(synthetic, "_CACHE_MAX_BLOCKS", 5)
-    source = SyntheticSource(CATALOG, history_start_ms=HISTORY_START)
     s = BY_KIND["analog"][0]
+    source = SyntheticSource([s], history_start_ms=HISTORY_START)  # the bound grows with the catalog: 4 blocks each
     span = synthetic._CACHE_BLOCK_SLOTS * 60_000  # one block of an analog series: its period is just under a minute
     for n in range(12):
         source.points(s, HISTORY_START + n * 3 * span, HISTORY_START + n * 3 * span + 1000)

@@ -140,8 +140,9 @@ def test_transient_faults_lose_nothing(campaign: Campaign, caplog: pytest.LogCap
         catalog_run = materialize(defs, instance, resource, [CATALOG_KEY])
         assert catalog_run.success, "the catalog run failed under transient faults"
 
-        # The token endpoint goes down as the history run starts: the first token fetch of the run fails.
-        cdf.faults.outage(r"^/oauth2/token$", Fault(status=503, message="IdP unavailable"), TOKEN_OUTAGE_S)
+        # The token endpoint goes down as the history run fetches its first token, for TOKEN_OUTAGE_S from then.
+        outage = Fault(status=503, message="IdP unavailable")
+        cdf.faults.outage(r"^/oauth2/token$", outage, TOKEN_OUTAGE_S, from_first_match=True)
         outage_started = time.monotonic()
         history_run = materialize(
             defs,
