@@ -183,7 +183,6 @@ def test_realtime_schedule_every_10_minutes_utc_stopped_by_default(
 # ---------- history sensor ----------
 
 
-@pytest.mark.clock  # weeks from the wall clock: also run under faketime at four instants (Makefile)
 def test_history_sensor_brings_the_target_catalog_along_to_a_target_never_synced(
     range_defs: dg.Definitions,
     state: CatalogState,
