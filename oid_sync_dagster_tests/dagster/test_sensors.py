@@ -184,16 +184,12 @@ def test_realtime_schedule_every_10_minutes_utc_stopped_by_default(
 
 
 def test_history_sensor_brings_the_target_catalog_along_to_a_target_never_synced(
+    defs: dg.Definitions,
     range_defs: dg.Definitions,
-    state: CatalogState,
-    resource: OidSyncResource,
     instance: dg.DagsterInstance,
     small_catalog: list[CatalogSeries],
     now_ms: int,
 ) -> None:
-    defs = build_definitions(
-        state, config=SyncConfig(), resource=resource, clock=lambda: now_ms, history_weeks_per_run=1
-    )
     sensor = defs.resolve_sensor_def(HISTORY_SENSOR)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert sensor.job_name == "oid_history"
