@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from oid_sync_dagster.local_cdf.errors import CDFError, bad_request, forbidden
-from oid_sync_dagster.local_cdf.settings import request_instant
+from oid_sync_dagster.local_cdf.settings import at_instant
 from oid_sync_dagster.wire.rows import CONTENT_TYPE
 
 if TYPE_CHECKING:
@@ -134,13 +134,8 @@ def endpoint(impl: Handler, *, protobuf: bool = False) -> Callable[[Request], Aw
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise bad_request(f"Invalid JSON in request body: {exc}") from None
         ctx = Context(request, body, state.registry, state.settings, state.settings.now_ms())
-        result = await run_in_threadpool(_at_request_instant, impl, ctx)
+        result = await run_in_threadpool(at_instant, ctx.now_ms, impl, ctx)
         return result if isinstance(result, Response) else JSONResponse(result)
 
     handle.__name__ = impl.__name__
     return handle
-
-
-def _at_request_instant(impl: Callable[[Context], Any], ctx: Context) -> Any:
-    with request_instant(ctx.now_ms):
-        return impl(ctx)

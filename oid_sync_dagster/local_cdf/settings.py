@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from oid_sync_dagster.local_cdf.synthetic import Density
 
@@ -54,6 +55,10 @@ class LocalCDFSettings:
         return int(self.clock() * 1000)
 
 
+A = TypeVar("A")
+R = TypeVar("R")
+
+
 @contextmanager
 def request_instant(now_ms: int) -> Iterator[None]:
     """For the block (one request's handler, in its thread), `now_ms()` is `now_ms`."""
@@ -62,3 +67,9 @@ def request_instant(now_ms: int) -> Iterator[None]:
         yield
     finally:
         _REQUEST_NOW_MS.reset(token)
+
+
+def at_instant(now_ms: int, handler: Callable[[A], R], arg: A) -> R:
+    """`handler(arg)` at one instant: a request's (API or viewer) handler, in the thread that serves it."""
+    with request_instant(now_ms):
+        return handler(arg)

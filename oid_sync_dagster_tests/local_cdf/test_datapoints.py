@@ -198,6 +198,10 @@ def test_nothing_after_the_published_edge(source: CogniteClient, truth: Truth) -
         assert_array_equals(arr, keep(expected))
         # The generator itself has points beyond the edge: the server withholds them.
         assert count(truth.generator.points(truth.series(xid), EDGE_MS + 1, NOW_MS)) > 0
+    # A read of the last minutes (the live edge's, served from cached blocks that run past the edge) stops there too.
+    edge_read = source.time_series.data.retrieve_arrays(external_id=xids[0], start=EDGE_MS - 600_000, end=NOW_MS)
+    assert edge_read is not None and len(edge_read) > 0
+    assert_array_equals(edge_read, keep(truth.generator.points(truth.series(xids[0]), EDGE_MS - 600_000, EDGE_MS + 1)))
     beyond = source.time_series.data.retrieve_arrays(
         external_id=xids[0], start=EDGE_MS + 1, end=NOW_MS + DAY_MS, limit=None
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from starlette.concurrency import run_in_threadpool
@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from oid_sync_dagster.local_cdf.projects import ProjectRegistry, SourceProject
 from oid_sync_dagster.local_cdf.requests import JSONResponse
-from oid_sync_dagster.local_cdf.settings import LocalCDFSettings, request_instant
+from oid_sync_dagster.local_cdf.settings import LocalCDFSettings, at_instant
 from oid_sync_dagster.local_cdf.viewer import data, pages, params, payloads, static
 from oid_sync_dagster.local_cdf.viewer.data import MAX_RAW_POINTS
 from oid_sync_dagster.local_cdf.viewer.params import ViewerError
@@ -41,17 +41,6 @@ def _safe_next(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
-
-
-A = TypeVar("A")
-R = TypeVar("R")
-
-
-def _at_instant(now_ms: int, build: Callable[[A], R], arg: A) -> R:
-    """`build(arg)` with the data clock read once for the whole page, as the API reads it once per request: every
-    series of a page is shown at one instant (the source's published edge moves with the clock)."""
-    with request_instant(now_ms):
-        return build(arg)
 
 
 def _query(request: Request) -> Mapping[str, str]:
@@ -82,7 +71,8 @@ def viewer_routes(settings: LocalCDFSettings, registry: ProjectRegistry, signing
                 here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"/login?{urlencode({'next': here})}", status_code=303)
             try:
-                return _html(await run_in_threadpool(_at_instant, settings.now_ms(), render, request))
+                # The data clock read once per page, as the API reads it once per request: every series at one instant.
+                return _html(await run_in_threadpool(at_instant, settings.now_ms(), render, request))
             except ViewerError as error:
                 return _html(pages.error(error.status, error.message), error.status)
             except Exception as error:  # a page, never a stack trace
@@ -96,7 +86,7 @@ def viewer_routes(settings: LocalCDFSettings, registry: ProjectRegistry, signing
                 return _json_error(401, "Unauthorized: log in to the viewer (a session cookie is required).")
             try:
                 return JSONResponse(
-                    await run_in_threadpool(_at_instant, settings.now_ms(), build, _query(request)),
+                    await run_in_threadpool(at_instant, settings.now_ms(), build, _query(request)),
                     headers={"cache-control": "no-store"},
                 )
             except ViewerError as error:
